@@ -1,0 +1,38 @@
+# quire: `make test` and `make demo` set everything up themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TORCH := torch==2.13.0
+
+.PHONY: help venv test lint bench clean
+
+help:
+	@echo "make test   set up .venv (first run) and run the test suite"
+	@echo "make lint   ruff and shellcheck"
+	@echo "make bench  run the benchmarks in bench/, figures to bench/results/*.json"
+	@echo "make clean  remove .venv and caches"
+
+$(STAMP): pyproject.toml constraints.txt
+	@scripts/lib/check-system.sh $(PYTHON)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/shellcheck $$(find scripts -name "*.sh") .ci/run
+
+bench: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

@@ -1,0 +1,1 @@
+"""Benchmarks: each module's ``run()`` returns figures that land in bench/results/."""

@@ -1,0 +1,158 @@
+"""Stage configuration: one pydantic class per stage, the single source of its defaults.
+
+The same class feeds the CLI options (their defaults and help), validates a YAML
+configuration file, and is what each stage function takes. Precedence, lowest
+first: class defaults, the stage's section of ``--config FILE.yaml``, flags.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+import click
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from quire.errors import ConfigError
+
+C = TypeVar("C", bound="StageConfig")
+F = TypeVar("F", bound=Callable[..., Any])
+
+SECTIONS: dict[str, type[StageConfig]] = {}
+
+
+class StageConfig(BaseModel):
+    """Base of every stage's configuration; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    section: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.section:
+            SECTIONS[cls.section] = cls
+
+
+class BinarizeConfig(StageConfig):
+    """Background removal by Sauvola thresholding (Rodan's defaults)."""
+
+    section: ClassVar[str] = "binarize"
+
+    window: int = Field(15, ge=3, description="Sauvola window size in pixels (made odd).")
+    k: float = Field(0.2, gt=0.0, lt=1.0, description="Sauvola k: higher keeps less ink.")
+    empty_layer: bool = Field(
+        False, description="Also write a fully transparent layer for Pixel.js labelling."
+    )
+    max_pixels: int = Field(
+        200_000_000, gt=0, description="Refuse images with more pixels than this."
+    )
+
+
+# --- YAML files ------------------------------------------------------------------
+
+
+def read_config_file(path: Path) -> dict[str, dict[str, Any]]:
+    """Parse a configuration file: a mapping of stage sections to mappings of keys."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError([f"{path}: not valid YAML{where}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping of stage sections, e.g. 'binarize:'"])
+    problems = []
+    for key, value in data.items():
+        if key not in SECTIONS:
+            known = ", ".join(sorted(SECTIONS))
+            problems.append(f"{path}: unknown section '{key}' (known: {known})")
+        elif value is not None and not isinstance(value, dict):
+            problems.append(f"{path}: section '{key}' must be a mapping of keys to values")
+    if problems:
+        raise ConfigError(problems)
+    return {key: value or {} for key, value in data.items()}
+
+
+def build_config(cls: type[C], config_file: Path | None, flags: dict[str, Any]) -> C:
+    """Merge defaults, the file's section for ``cls`` and explicitly given flags."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(read_config_file(config_file).get(cls.section, {}))
+    values.update({key: value for key, value in flags.items() if value is not None})
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        source = str(config_file) if config_file else "options"
+        raise ConfigError(
+            [_describe(error, source, cls.section) for error in exc.errors()]
+        ) from None
+
+
+def _describe(error: Any, source: str, section: str) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{source}: {section}.{key}: unknown key"
+    return f"{source}: {section}.{key}: {error['msg']} (got {error['input']!r})"
+
+
+# --- CLI options -----------------------------------------------------------------
+
+
+def config_options(cls: type[StageConfig]) -> Callable[[F], F]:
+    """Add ``--config`` and one option per field of ``cls`` to a click command.
+
+    Options default to ``None`` so that only flags the user gave override the file;
+    the help text shows the class default.
+    """
+
+    def decorate(func: F) -> F:
+        for name, info in reversed(list(cls.model_fields.items())):
+            func = _option(name, info)(func)
+        return click.option(
+            "--config",
+            "config_file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help=f"YAML file whose '{cls.section}:' section sets defaults for these options.",
+        )(func)
+
+    return decorate
+
+
+def _option(name: str, info: Any) -> Callable[[F], F]:
+    flag = "--" + name.replace("_", "-")
+    annotation = _strip_optional(info.annotation)
+    help_text = f"{info.description or ''} [default: {_show(info.default)}]"
+    if annotation is bool:
+        return click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
+    return click.option(flag, name, type=_click_type(annotation), default=None, help=help_text)
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _click_type(annotation: Any) -> click.ParamType:
+    if typing.get_origin(annotation) is Literal:
+        return click.Choice([str(arg) for arg in typing.get_args(annotation)])
+    if annotation is Path:
+        return click.Path(path_type=Path)
+    return {int: click.INT, float: click.FLOAT, str: click.STRING}[annotation]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "none" if value is None else str(value)

@@ -1,0 +1,97 @@
+"""File helpers every stage uses: atomic writes, image discovery and reading."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from quire.errors import InputError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; rename it onto ``path`` only on success.
+
+    A killed or failing writer never leaves a half-written ``path`` behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(0o666 & ~_umask())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_save_image(path: str | Path, image: Image.Image, **options: object) -> None:
+    """Save a PIL image atomically; the format follows the suffix of ``path``."""
+    path = Path(path)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}.get(
+        path.suffix.lower(), "PNG"
+    )
+    with atomic_open(path, "wb") as handle:
+        image.save(handle, format=fmt, **options)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "not a directory")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def read_image(path: str | Path, mode: str = "L", max_pixels: int = 200_000_000) -> Image.Image:
+    """Read an image in PIL ``mode``, or raise :class:`InputError` naming the problem."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    Image.MAX_IMAGE_PIXELS = None  # the limit below is ours, with a clear message
+    try:
+        with Image.open(path) as image:
+            if image.width * image.height > max_pixels:
+                raise InputError(
+                    path,
+                    f"image is {image.width}x{image.height}, over the limit of {max_pixels} pixels",
+                )
+            image.load()
+            return image.convert(mode)
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except UnidentifiedImageError:
+        raise InputError(path, "not a readable image") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(path, f"cannot read image ({exc})") from None

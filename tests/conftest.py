@@ -1,0 +1,64 @@
+"""Shared fixtures: the reference data folder, schema validation, generated scans."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("QUIRE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The reference data beside the checkout; tests that need it skip without it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"reference data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@functools.cache
+def _schema(version: str) -> etree.XMLSchema | None:
+    path = SHARED_DATA / "pagexml-schemas" / f"pagecontent_{version}.xsd"
+    return etree.XMLSchema(etree.parse(str(path))) if path.exists() else None
+
+
+@pytest.fixture(scope="session")
+def validate():
+    """validate(bytes_or_path, version) -> list of schema errors (empty when valid)."""
+
+    def check(data: bytes | Path, version: str = "2019-07-15") -> list[str]:
+        schema = _schema(version)
+        if schema is None:
+            pytest.skip(f"PAGE schema {version} not found under {SHARED_DATA}")
+        tree = etree.parse(str(data)) if isinstance(data, Path) else etree.fromstring(data)
+        schema.validate(tree)
+        return [str(error) for error in schema.error_log]
+
+    return check
+
+
+def make_scan(path: Path, size: tuple[int, int] = (320, 240), text: str = "quire") -> Path:
+    """A small synthetic 'scan': tinted paper, a ruled line and some text."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, (232, 224, 205))
+    draw = ImageDraw.Draw(image)
+    draw.text((20, 20), text, fill=(30, 25, 20))
+    draw.line((10, size[1] // 2, size[0] - 10, size[1] // 2), fill=(20, 20, 20), width=3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+@pytest.fixture
+def scans(tmp_path: Path) -> Path:
+    """A folder with two small page images."""
+    folder = tmp_path / "scans"
+    make_scan(folder / "page-001.png")
+    make_scan(folder / "page-002.jpg", text="second page")
+    return folder
