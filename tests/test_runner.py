@@ -27,6 +27,14 @@ def bash(script: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+def run_binarize(inputs: Path, work: Path, then: str = "") -> subprocess.CompletedProcess:
+    """Run the binarize stage locally through the runner, then the shell code ``then``."""
+    return bash(
+        f"quire_run_stage binarize {work} binarize {inputs} {work}/bin\n{then}",
+        QUIRE_RUNNER="local",
+    )
+
+
 def dry_run(tmp_path: Path, **env: str) -> str:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
@@ -118,11 +126,7 @@ def test_local_run_of_a_real_stage_with_log_markers_and_rerun(scans, tmp_path):
 def test_failed_inputs_go_on_and_set_the_exit_status(scans, tmp_path):
     (scans / "broken.png").write_bytes(b"junk")
     work = tmp_path / "work"
-    result = bash(
-        f"quire_run_stage binarize {work} binarize {scans} {work}/bin\n"
-        "echo next stage runs\nquire_finish",
-        QUIRE_RUNNER="local",
-    )
+    result = run_binarize(scans, work, "echo next stage runs\nquire_finish")
     assert result.returncode == 1
     assert "next stage runs" in result.stdout
     assert f"error: {scans}/broken.png: not a readable image" in result.stderr
@@ -131,11 +135,7 @@ def test_failed_inputs_go_on_and_set_the_exit_status(scans, tmp_path):
 
 def test_a_failing_stage_stops_the_script_naming_stage_and_log(tmp_path):
     work = tmp_path / "work"
-    result = bash(
-        f"quire_run_stage binarize {work} binarize {tmp_path}/missing {work}/bin\n"
-        "echo must not run",
-        QUIRE_RUNNER="local",
-    )
+    result = run_binarize(tmp_path / "missing", work, "echo must not run")
     assert result.returncode == 2
     assert "must not run" not in result.stdout
     assert f"stage 'binarize' failed (exit 2); log: {work}/logs/binarize.log" in result.stderr

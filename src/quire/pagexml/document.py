@@ -178,14 +178,27 @@ class Node:
 
     # geometry -------------------------------------------------------------
 
+    def _points(self, name: str) -> list[Point]:
+        element = self._child(name)
+        return parse_points(element.get("points")) if element is not None else []
+
+    def _set_points(self, name: str, points: Sequence[Sequence[float]]) -> None:
+        self._replace_child(name, {"points": format_points(points)})
+
     @property
     def coords(self) -> list[Point]:
-        element = self._child("Coords")
-        return parse_points(element.get("points")) if element is not None else []
+        return self._points("Coords")
 
     @coords.setter
     def coords(self, points: Sequence[Sequence[float]]) -> None:
-        self._replace_child("Coords", {"points": format_points(points)})
+        self._set_points("Coords", points)
+
+    def _regions(self) -> list[Region]:
+        return [
+            Region(self.doc, e)
+            for e in self.element
+            if isinstance(e.tag, str) and v.is_region(v.local(e))
+        ]
 
 
 class TextNode(Node):
@@ -252,12 +265,11 @@ class TextLine(TextNode):
 
     @property
     def baseline(self) -> list[Point]:
-        element = self._child("Baseline")
-        return parse_points(element.get("points")) if element is not None else []
+        return self._points("Baseline")
 
     @baseline.setter
     def baseline(self, points: Sequence[Sequence[float]]) -> None:
-        self._replace_child("Baseline", {"points": format_points(points)})
+        self._set_points("Baseline", points)
 
     @property
     def region(self) -> Region:
