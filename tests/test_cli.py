@@ -93,3 +93,16 @@ def test_shipped_example_configs_are_valid():
     for path in sorted((REPO / "configs").glob("*.yaml")):
         for section in read_config_file(path):
             build_config(SECTIONS[section], path, {})
+
+
+def test_ranges_must_be_in_order(tmp_path):
+    config = tmp_path / "ranges.yaml"
+    config.write_text("synth-text:\n  lines_min: 5\n  lines_max: 2\n")
+    texts = tmp_path / "words.txt"
+    texts.write_text("a b c\n")
+    result = CliRunner().invoke(
+        cli,
+        ["synth", "text", str(tmp_path / "out"), "--texts", str(texts), "--config", str(config)],
+    )
+    assert result.exit_code == 2
+    assert f"error: {config}: synth-text: lines_min is larger than lines_max" in result.output

@@ -20,14 +20,15 @@ class BatchResult:
 
     done: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    noun: str = "file"
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
-    def summary(self, noun: str = "file") -> str:
+    def summary(self) -> str:
         total = self.done + len(self.failed)
-        return f"{self.done} of {total} {noun}s done, {len(self.failed)} failed"
+        return f"{self.done} of {total} {self.noun}s done, {len(self.failed)} failed"
 
 
 def run_batch(
@@ -36,6 +37,7 @@ def run_batch(
     *,
     description: str,
     name: Callable[[T], str] = str,
+    noun: str = "file",
 ) -> BatchResult:
     """Call ``process`` on every item, showing progress; one bad item never stops the rest.
 
@@ -47,7 +49,7 @@ def run_batch(
     from quire.logs import console
 
     items = list(items)
-    result = BatchResult()
+    result = BatchResult(noun=noun)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),

@@ -15,7 +15,13 @@ from typing import Any
 import click
 
 from quire import __version__
-from quire.config import BinarizeConfig, build_config, config_options
+from quire.config import (
+    BinarizeConfig,
+    SynthMusicConfig,
+    SynthTextConfig,
+    build_config,
+    config_options,
+)
 from quire.errors import QuireError
 
 log = logging.getLogger("quire")
@@ -76,6 +82,55 @@ def binarize(input_path: Path, output_dir: Path, config_file: Path | None, **fla
     from quire.binarize import binarize as run
 
     return run(input_path, output_dir, build_config(BinarizeConfig, config_file, flags))
+
+
+@cli.group()
+def synth() -> None:
+    """Render synthetic pages with ground truth: music (Verovio) and text (fonts).
+
+    Both write OUTPUT/images/<stem>.png, OUTPUT/page/<stem>.xml (PageXML 2019) and
+    OUTPUT/layers/<stem>/<layer>.png (background, staff, symbols, text).
+    """
+
+
+@synth.command("music")
+@click.argument("output", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--kern-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Render every .krn file of this folder instead of generated music.",
+)
+@config_options(SynthMusicConfig)
+@stage
+def synth_music(output: Path, kern_dir: Path | None, config_file: Path | None, **flags: Any) -> Any:
+    """Music pages rendered by Verovio from generated or given **kern.
+
+    Also writes OUTPUT/kern/<stem>.krn, the **kern each page shows.
+    """
+    from quire.synth.music import synth_music as run
+
+    return run(output, build_config(SynthMusicConfig, config_file, flags), kern_dir)
+
+
+@synth.command("text")
+@click.argument("output", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--texts",
+    "texts",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="UTF-8 text file whose words fill the lines (repeat for several).",
+)
+@config_options(SynthTextConfig)
+@stage
+def synth_text(
+    output: Path, texts: tuple[Path, ...], config_file: Path | None, **flags: Any
+) -> Any:
+    """Text pages rendered from font files, lines of words from text files."""
+    from quire.synth.text import synth_text as run
+
+    return run(output, build_config(SynthTextConfig, config_file, flags), list(texts))
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 import click
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from quire.errors import ConfigError
 
@@ -48,6 +48,85 @@ class BinarizeConfig(StageConfig):
     )
     max_pixels: int = Field(
         200_000_000, gt=0, description="Refuse images with more pixels than this."
+    )
+
+
+class DegradeConfig(StageConfig):
+    """How synthetic pages are degraded: chances per page and per effect."""
+
+    scan_chance: float = Field(0.0, ge=0, le=1, description="Chance a page looks scanned.")
+    camera_chance: float = Field(0.0, ge=0, le=1, description="Chance a page looks photographed.")
+    noise: float = Field(0.5, ge=0, le=1, description="Scan: chance of sensor noise.")
+    blur: float = Field(0.3, ge=0, le=1, description="Scan: chance of blur.")
+    contrast: float = Field(0.5, ge=0, le=1, description="Scan: chance of contrast change.")
+    texture: float = Field(0.5, ge=0, le=1, description="Scan: chance of paper texture.")
+    bleed_through: float = Field(0.3, ge=0, le=1, description="Scan: chance of bleed-through.")
+    jpeg: float = Field(0.3, ge=0, le=1, description="Scan: chance of JPEG artefacts.")
+    salt_pepper: float = Field(0.2, ge=0, le=1, description="Scan: chance of salt-and-pepper.")
+    perspective: float = Field(0.7, ge=0, le=1, description="Camera: chance of perspective.")
+    rotation: float = Field(0.7, ge=0, le=1, description="Camera: chance of rotation.")
+    max_rotation: float = Field(3.0, ge=0, le=45, description="Camera: largest rotation (deg).")
+    warp: float = Field(0.5, ge=0, le=1, description="Camera: chance of a paper warp.")
+    uneven_light: float = Field(0.7, ge=0, le=1, description="Camera: chance of uneven light.")
+
+
+class SynthConfig(DegradeConfig):
+    """What both synth stages take; ``X_min`` / ``X_max`` pairs must be in order."""
+
+    pages: int = Field(10, ge=1, description="Pages to render (generated music or text).")
+    seed: int = Field(0, description="Seed: the same seed and settings give the same files.")
+    dpi: int = Field(300, ge=50, le=1200, description="Resolution of the page images.")
+
+    @model_validator(mode="after")
+    def _ranges_in_order(self) -> SynthConfig:
+        for low in type(self).model_fields:
+            high = low.replace("_min", "_max")
+            if high != low and getattr(self, low) > getattr(self, high):
+                raise ValueError(f"{low} is larger than {high}")
+        return self
+
+
+class SynthMusicConfig(SynthConfig):
+    """Synthetic music pages rendered with Verovio, with ground truth and masks."""
+
+    section: ClassVar[str] = "synth-music"
+
+    kind: Literal["monophonic", "piano", "mixed"] = Field(
+        "mixed", description="Generated music: one staff, piano systems, or both."
+    )
+    encoding: Literal["kern", "bekern", "semantic", "agnostic"] = Field(
+        "kern", description="Encoding of the staff transcriptions (PrIMuS ones: monophonic)."
+    )
+    page_width_mm: float = Field(210.0, gt=20, description="Page width in mm (A4: 210).")
+    page_height_mm: float = Field(297.0, gt=20, description="Page height in mm (A4: 297).")
+    staff_size_min_mm: float = Field(6.0, gt=1, description="Smallest staff height in mm.")
+    staff_size_max_mm: float = Field(8.0, gt=1, description="Largest staff height in mm.")
+    max_systems: int = Field(6, ge=1, description="Systems per page are drawn from 1 … this.")
+    fonts: list[Literal["Leipzig", "Bravura", "Leland", "Gootville", "Petaluma"]] = Field(
+        ["Leipzig", "Bravura", "Leland", "Gootville", "Petaluma"],
+        description="Verovio music fonts to draw from.",
+    )
+    title_chance: float = Field(0.3, ge=0, le=1, description="Chance of a title on the page.")
+    lyrics_chance: float = Field(0.2, ge=0, le=1, description="Chance of lyrics (one staff).")
+
+
+class SynthTextConfig(SynthConfig):
+    """Synthetic text pages rendered from fonts, with ground truth and masks."""
+
+    section: ClassVar[str] = "synth-text"
+
+    lines_min: int = Field(1, ge=1, description="Fewest text lines on a page.")
+    lines_max: int = Field(12, ge=1, description="Most text lines on a page.")
+    words_min: int = Field(2, ge=1, description="Fewest words on a line.")
+    words_max: int = Field(10, ge=1, description="Most words on a line.")
+    size_min_pt: float = Field(9.0, gt=2, description="Smallest font size in points.")
+    size_max_pt: float = Field(16.0, gt=2, description="Largest font size in points.")
+    bold_chance: float = Field(0.1, ge=0, le=1, description="Chance a line is bold.")
+    italic_chance: float = Field(0.1, ge=0, le=1, description="Chance a line is italic.")
+    underline_chance: float = Field(0.05, ge=0, le=1, description="Chance a line is underlined.")
+    fonts: list[Path] = Field(
+        [Path("/usr/share/fonts")],
+        description="Font files or folders searched for .ttf / .otf fonts.",
     )
 
 
@@ -101,6 +180,8 @@ def _describe(error: Any, source: str, section: str) -> str:
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"{source}: {section}.{key}: unknown key"
+    if not key:  # a rule over several keys
+        return f"{source}: {section}: {error['msg'].removeprefix('Value error, ')}"
     return f"{source}: {section}.{key}: {error['msg']} (got {error['input']!r})"
 
 
@@ -130,6 +211,18 @@ def config_options(cls: type[StageConfig]) -> Callable[[F], F]:
 def _option(name: str, info: Any) -> Callable[[F], F]:
     flag = "--" + name.replace("_", "-")
     annotation = _strip_optional(info.annotation)
+    if typing.get_origin(annotation) is list:
+        item = typing.get_args(annotation)[0]
+        return click.option(
+            flag,
+            name,
+            multiple=True,
+            type=_click_type(item),
+            default=None,
+            help=f"{info.description or ''} Repeat for several. "
+            f"[default: {', '.join(map(str, info.default))}]",
+            callback=lambda _ctx, _param, value: list(value) or None,
+        )
     help_text = f"{info.description or ''} [default: {_show(info.default)}]"
     if annotation is bool:
         return click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)

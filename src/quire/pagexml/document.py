@@ -92,10 +92,18 @@ class PageXMLError(InputError):
     """A file that cannot be read as PAGE XML."""
 
 
-def now() -> str:
-    """The current UTC time as xs:dateTime; honours ``SOURCE_DATE_EPOCH``."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
+def now(default_epoch: int | None = None) -> str:
+    """The current UTC time as xs:dateTime.
+
+    ``SOURCE_DATE_EPOCH`` (seconds) overrides the clock, as for reproducible builds;
+    without it, ``default_epoch`` does when given (synthetic data uses 0).
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", default_epoch)
+    moment = (
+        dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+        if epoch is not None
+        else dt.datetime.now(dt.UTC)
+    )
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
@@ -318,7 +326,7 @@ class Region(TextNode):
     ) -> TextLine:
         line = TextLine(self.doc, self._new_child("TextLine", {"id": id}))
         line.coords = coords
-        if baseline:
+        if baseline is not None and len(baseline):
             line.baseline = baseline
         if custom:
             line.custom = custom
@@ -486,16 +494,21 @@ class PageDocument:
 
     @classmethod
     def new(
-        cls, image_filename: str, width: int, height: int, creator: str | None = None
+        cls,
+        image_filename: str,
+        width: int,
+        height: int,
+        creator: str | None = None,
+        stamp: str | None = None,
     ) -> PageDocument:
-        """An empty 2019 document for one image."""
+        """An empty 2019 document for one image, created at ``stamp`` (default: now)."""
         from quire import __version__
 
         ns = v.namespace(v.DEFAULT_VERSION)
         root = etree.Element(f"{{{ns}}}PcGts", nsmap={None: ns, "xsi": v.XSI})
         root.set(f"{{{v.XSI}}}schemaLocation", f"{ns} {ns}/pagecontent.xsd")
         metadata = etree.SubElement(root, f"{{{ns}}}Metadata")
-        stamp = now()
+        stamp = stamp or now()
         for name, text in (
             ("Creator", creator or f"quire {__version__}"),
             ("Created", stamp),
@@ -619,12 +632,13 @@ class PageDocument:
         model: str | None = None,
         model_version: str | None = None,
         parameters: dict[str, object] | None = None,
+        stamp: str | None = None,
     ) -> None:
         """Record that ``stage`` changed this page (``MetadataItem type=processingStep``)."""
         from quire import __version__
 
         metadata = _ensure_metadata(self.root, self.ns)
-        stamp = now()
+        stamp = stamp or now()
         metadata.find(self._q("LastChange")).text = stamp
         item = _insert(
             metadata,

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Render synthetic training data: music pages (Verovio) and text pages (fonts).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib/runner.sh
+source "$here/lib/runner.sh"
+# shellcheck source=scripts/lib/args.sh
+source "$here/lib/args.sh"
+
+usage() {
+  cat <<HELP
+Usage: $(basename "$0") OUT [options]
+
+Renders OUT/music (quire synth music) and OUT/text (quire synth text): page
+images, PageXML ground truth and layer masks; logs in OUT/logs.
+
+Options:
+  --music-pages N      generated music pages (default 10; 0 skips music)
+  --kern-dir DIR       render these **kern files instead of generated music
+  --text-pages N       text pages (default 0; needs --texts)
+  --texts FILE         text file whose words fill the text lines (repeatable)
+  --seed S             seed for both stages (default 0)
+HELP
+  quire_common_help
+  echo
+  echo "Text pages need fonts: on Debian, apt-get install fonts-dejavu-core fonts-liberation2."
+}
+
+out="" music_pages=10 text_pages=0 seed=0 config="" kern_dir=""
+texts=()
+while [[ $# -gt 0 ]]; do
+  quire_common_option "$@"
+  if [[ $QUIRE_SHIFT -gt 0 ]]; then shift "$QUIRE_SHIFT" && continue; fi
+  case "$1" in
+    -h | --help) usage && exit 0 ;;
+    --music-pages) music_pages=${2:?--music-pages needs a number} && shift 2 ;;
+    --text-pages) text_pages=${2:?--text-pages needs a number} && shift 2 ;;
+    --seed) seed=${2:?--seed needs a number} && shift 2 ;;
+    --config) config=$(quire_abspath "${2:?--config needs a file}") && shift 2 ;;
+    --kern-dir) kern_dir=$(quire_abspath "${2:?--kern-dir needs a folder}") && shift 2 ;;
+    --texts) texts+=("$(quire_abspath "${2:?--texts needs a file}")") && shift 2 ;;
+    -*) quire_die "unknown option $1 (see --help)" ;;
+    *)
+      [[ -z "$out" ]] || quire_die "one OUT folder only (see --help)"
+      out=$(quire_abspath "$1") && shift
+      ;;
+  esac
+done
+[[ -n "$out" ]] || { usage >&2 && exit 2; }
+[[ "$text_pages" == 0 || ${#texts[@]} -gt 0 ]] || quire_die "--text-pages needs --texts FILE"
+
+common=(--seed "$seed")
+[[ -z "$config" ]] || common+=(--config "$config")
+
+if [[ -n "$kern_dir" ]]; then
+  quire_run_stage synth-music "$out" synth music "$out/music" --kern-dir "$kern_dir" "${common[@]}"
+elif [[ "$music_pages" != 0 ]]; then
+  quire_run_stage synth-music "$out" synth music "$out/music" --pages "$music_pages" "${common[@]}"
+fi
+if [[ "$text_pages" != 0 ]]; then
+  text_args=()
+  for file in "${texts[@]}"; do text_args+=(--texts "$file"); done
+  quire_run_stage synth-text "$out" synth text "$out/text" --pages "$text_pages" \
+    "${text_args[@]}" "${common[@]}"
+fi
+quire_finish

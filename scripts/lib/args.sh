@@ -1,0 +1,34 @@
+# shellcheck shell=bash
+# Argument helpers shared by the pipeline scripts.
+
+# quire_common_option ARGS…: if $1 is a flag every script takes, apply it and set
+# QUIRE_SHIFT to the number of words it used (else QUIRE_SHIFT=0).
+quire_common_option() {
+  QUIRE_SHIFT=0
+  case "$1" in
+    --runner | --gpu)
+      [[ $# -ge 2 && "$2" != --* ]] || quire_die "$1 needs a value"
+      if [[ "$1" == --runner ]]; then export QUIRE_RUNNER=$2; else export QUIRE_GPU=$2; fi
+      QUIRE_SHIFT=2
+      ;;
+    --dry-run) export QUIRE_DRY_RUN=1 QUIRE_SHIFT=1 ;;
+    --force) export QUIRE_FORCE=1 QUIRE_SHIFT=1 ;;
+  esac
+}
+
+quire_common_help() {
+  cat <<'HELP'
+Common options:
+  --config FILE        YAML file with a section per stage (see docs/configuration.md)
+  --runner MODE        auto (default), docker or local
+  --gpu GPUS           none (default), all, or ids such as 0,1
+  --force              rerun stages that finished before
+  --dry-run            print the stage commands instead of running them
+  -h, --help           this help
+HELP
+}
+
+# An absolute path, whether or not it exists yet.
+quire_abspath() {
+  realpath -m -- "$1"
+}

@@ -1,0 +1,1 @@
+"""Music notation helpers shared by the stages: **kern staves and their encodings."""

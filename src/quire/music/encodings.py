@@ -1,0 +1,223 @@
+"""Staff encodings derived from one-line kern staff text (see :mod:`quire.music.kern`).
+
+- ``kern``: the staff text itself.
+- ``bekern``: every note and rest split into pieces joined by ``·`` (duration,
+  pitch, accidental, marks), as the Sheet Music Transformer papers do.
+- ``semantic`` and ``agnostic``: the PrIMuS encodings, for monophonic staves only.
+  Agnostic positions follow the clef (``L1`` is the bottom line, ``S1`` the space
+  above it); key signature accidentals follow the engraving convention of the G
+  and F clefs, shifted for C clefs; beamed notes are named by their beam group
+  (``beamedRight``, ``beamedBoth``, ``beamedLeft``) and beam count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from quire.music.kern import CHORD_SEPARATOR, KernError, split_token, staff_text, text_records
+
+ENCODINGS = ("kern", "bekern", "semantic", "agnostic")
+
+_DURATIONS = {
+    "0": "double_whole",
+    "1": "whole",
+    "2": "half",
+    "4": "quarter",
+    "8": "eighth",
+    "16": "sixteenth",
+    "32": "thirty_second",
+    "64": "sixty_fourth",
+}
+_BEAMS = {"8": 1, "16": 2, "32": 3, "64": 4}
+_STEPS = "CDEFGAB"
+# Bottom-line pitch (step, octave) of each clef.
+_CLEF_BOTTOM = {
+    "G2": ("E", 4),
+    "G1": ("G", 4),
+    "F4": ("G", 2),
+    "F3": ("B", 2),
+    "F5": ("E", 2),
+    "C1": ("C", 4),
+    "C2": ("A", 3),
+    "C3": ("F", 3),
+    "C4": ("D", 3),
+    "C5": ("B", 2),
+}
+_SHARP_KEYS = ["C", "G", "D", "A", "E", "B", "F#", "C#"]
+_FLAT_KEYS = ["C", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb"]
+# Key signature positions (steps above the bottom line) in treble clef.
+_SHARP_STEPS = [8, 5, 9, 6, 3, 7, 4]
+_FLAT_STEPS = [4, 7, 3, 6, 2, 5, 1]
+_NOTE = re.compile(r"^(?P<dur>\d+)(?P<dots>\.*)(?P<pitch>[a-gA-G]+|r)(?P<acc>#+|-+|n)?")
+
+
+def encode(text: str, encoding: str) -> str:
+    """Convert one-line kern staff text into ``encoding``."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unknown encoding {encoding!r}; choose one of {ENCODINGS}")
+    return _ENCODERS[encoding](text)
+
+
+def to_bekern(text: str) -> str:
+    records = text_records(text)
+    return staff_text([" ".join("·".join(split_token(n)) for n in notes) for notes in records])
+
+
+def _monophonic(text: str) -> list[str]:
+    records = text_records(text)
+    if any(len(notes) > 1 for notes in records):
+        raise KernError("chords cannot be written in a monophonic (PrIMuS) encoding")
+    return [notes[0] for notes in records]
+
+
+def _parse_note(token: str) -> dict[str, str] | None:
+    match = _NOTE.match(token)
+    if not match or match["dur"] not in _DURATIONS:
+        return None
+    return match.groupdict(default="")
+
+
+def _pitch(kern_pitch: str) -> tuple[str, int]:
+    """Kern pitch letters to (step, octave): c = C4, cc = C5, C = C3, CC = C2."""
+    step = kern_pitch[0].upper()
+    octave = 3 + len(kern_pitch) if kern_pitch[0].islower() else 4 - len(kern_pitch)
+    return step, octave
+
+
+def _accidental_name(acc: str) -> str:
+    return {"#": "#", "##": "##", "-": "b", "--": "bb", "n": ""}.get(acc, "")
+
+
+def _key_name(token: str) -> str:
+    sharps, flats = token.count("#"), token.count("-")
+    return (_SHARP_KEYS[sharps] if sharps else _FLAT_KEYS[flats]) + "M"
+
+
+def to_semantic(text: str) -> str:
+    out: list[str] = []
+    for token in _monophonic(text):
+        if token.startswith("*clef"):
+            out.append(f"clef-{token[5:]}")
+        elif token.startswith("*k["):
+            out.append(f"keySignature-{_key_name(token)}")
+        elif token.startswith("*M"):
+            out.append(f"timeSignature-{token[2:]}")
+        elif token.startswith("*met(") and token[5:-1] in ("c", "c|"):
+            out.append("timeSignature-C" + ("/" if token[5:-1] == "c|" else ""))
+        elif token.startswith("="):
+            out.append("barline")
+        elif (note := _parse_note(token)) is not None:
+            value = _DURATIONS[note["dur"]] + note["dots"]
+            fermata = "_fermata" if ";" in token else ""
+            if note["pitch"] == "r":
+                out.append(f"rest-{value}{fermata}")
+            else:
+                step, octave = _pitch(note["pitch"])
+                name = f"{step}{_accidental_name(note['acc'])}{octave}"
+                if "]" in token or "_" in token[len(note["dur"]) :]:
+                    out.append("tie")
+                out.append(f"note-{name}_{value}{fermata}")
+    return " ".join(out)
+
+
+def _position(steps: int) -> str:
+    """Steps above the bottom line to ``L``/``S`` (L1 bottom line, S0 the space below)."""
+    return f"L{steps // 2 + 1}" if steps % 2 == 0 else f"S{(steps + 1) // 2}"
+
+
+def _steps(step: str, octave: int, clef: str) -> int:
+    bottom_step, bottom_octave = _CLEF_BOTTOM[clef]
+    return (octave * 7 + _STEPS.index(step)) - (bottom_octave * 7 + _STEPS.index(bottom_step))
+
+
+def to_agnostic(text: str) -> str:
+    out: list[str] = []
+    clef = "G2"
+    beam_open = False
+    key: dict[str, str] = {}  # step -> alteration from the key signature
+    measure: dict[tuple[str, int], str] = {}  # alterations shown in this measure
+    for token in _monophonic(text):
+        if token.startswith("*clef"):
+            clef = token[5:]
+            if clef not in _CLEF_BOTTOM:
+                raise KernError(f"clef {clef} has no agnostic encoding")
+            out.append(f"clef.{clef[0]}-L{clef[1]}")
+        elif token.startswith("*k["):
+            out += _key_signature(token, clef)
+            key = {m[0].upper(): m[1:] for m in re.findall(r"[a-g](?:#+|-+)", token)}
+        elif token.startswith("*M"):
+            numerator, _, denominator = token[2:].partition("/")
+            out += [f"digit.{numerator}-L4", f"digit.{denominator}-L2"]
+        elif token.startswith("*met(") and token[5:-1] in ("c", "c|"):
+            out.append("metersign.C" + ("/" if token[5:-1] == "c|" else "") + "-L3")
+        elif token.startswith("="):
+            out.append("barline-L1")
+            measure = {}
+        elif (note := _parse_note(token)) is not None:
+            value = _DURATIONS[note["dur"]]
+            if note["pitch"] == "r":
+                out.append(f"rest.{value}-L{4 if value == 'whole' else 3}")
+                position = "S3"
+            else:
+                step, octave = _pitch(note["pitch"])
+                steps = _steps(step, octave, clef)
+                position = _position(steps)
+                shown = measure.get((step, octave), key.get(step, ""))
+                alteration = "" if note["acc"] == "n" else note["acc"]
+                if alteration != shown:
+                    name = {"#": "sharp", "-": "flat", "": "natural"}[alteration[:1]]
+                    out.append(f"accidental.{name}-{position}")
+                    measure[(step, octave)] = alteration
+                if "]" in token or "_" in token[len(note["dur"]) :]:
+                    out.append(f"slur.end-{position}")
+                shape, beam_open = _beam_shape(token, note["dur"], beam_open)
+                out.append(f"note.{shape or value}-{position}")
+                if "[" in token:
+                    out.append(f"slur.start-{position}")
+                position = position if position.startswith("S") else f"S{position[1:]}"
+            out += [f"dot-{position}"] * len(note["dots"])
+            if ";" in token:
+                out.append("fermata.above-S6")
+    return " ".join(out)
+
+
+def _beam_shape(token: str, duration: str, beam_open: bool) -> tuple[str | None, bool]:
+    beams = _BEAMS.get(duration)
+    if beams is None:
+        return None, beam_open
+    if "L" in token:
+        return f"beamedRight{beams}", True
+    if "J" in token:
+        return f"beamedLeft{beams}", False
+    if beam_open:
+        return f"beamedBoth{beams}", True
+    return None, False
+
+
+def _key_signature(token: str, clef: str) -> list[str]:
+    """Treble-clef pattern moved to ``clef``: two octaves down for F clefs, folded
+    into the staff for C clefs (so alto and soprano keep their usual shapes)."""
+    sharps, flats = token.count("#"), token.count("-")
+    pattern = _SHARP_STEPS[:sharps] if sharps else _FLAT_STEPS[:flats]
+    name = "sharp" if sharps else "flat"
+    offset = _steps("E", 4, clef)
+    positions = []
+    for steps in pattern:
+        steps += offset
+        if clef[0] == "F":
+            steps -= 14
+        elif clef[0] == "C":
+            steps = steps - 7 if steps > 8 else steps + 7 if steps < 0 else steps
+        positions.append(f"accidental.{name}-{_position(steps)}")
+    return positions
+
+
+_ENCODERS: dict[str, Callable[[str], str]] = {
+    "kern": lambda text: text,
+    "bekern": to_bekern,
+    "semantic": to_semantic,
+    "agnostic": to_agnostic,
+}
+
+__all__ = ["CHORD_SEPARATOR", "ENCODINGS", "encode"]

@@ -1,0 +1,125 @@
+"""**kern as quire needs it: records and spines, staff slices, one-line staff text.
+
+A staff transcription in quire is one line of tokens separated by single spaces:
+the staff's **kern records in order, each record one token, and the notes of a
+chord joined by the separate token ``<s>`` (as the split-kern encodings of the
+Sheet Music Transformer papers do). Barline numbers are dropped (they are not
+printed); clef, key signature and meter interpretations are kept, and every
+system starts with the clef and key signature in force, as engraved.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+CHORD_SEPARATOR = "<s>"
+_CONTEXT = ("*clef", "*k[", "*M", "*met(")
+
+
+class KernError(ValueError):
+    """A **kern text quire cannot use; the message says why and where."""
+
+
+@dataclass
+class KernScore:
+    """The **kern spines of a Humdrum file and its data records.
+
+    ``records`` holds ``(line number, fields)`` for every record that is neither a
+    comment nor empty; ``kern_fields`` the field index (0-based) of each **kern
+    spine, bottom staff first as Humdrum orders them.
+    """
+
+    text: str
+    records: list[tuple[int, list[str]]] = field(default_factory=list)
+    kern_fields: list[int] = field(default_factory=list)
+
+    @property
+    def staff_count(self) -> int:
+        return len(self.kern_fields)
+
+
+def parse_kern(text: str) -> KernScore:
+    """Parse Humdrum text with **kern spines; spine splits and joins are refused."""
+    score = KernScore(text)
+    width = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("!"):
+            continue
+        fields = line.split("\t")
+        if width is None:
+            if not all(f.startswith("**") for f in fields):
+                raise KernError(
+                    f"line {number}: expected the exclusive interpretations (**kern …) first"
+                )
+            score.kern_fields = [i for i, f in enumerate(fields) if f == "**kern"]
+            if not score.kern_fields:
+                raise KernError("no **kern spine")
+            width = len(fields)
+        elif len(fields) != width:
+            raise KernError(f"line {number}: {len(fields)} fields where {width} spines run")
+        if any(f in ("*^", "*v", "*+", "*x") for f in fields):
+            raise KernError(f"line {number}: spine splits and joins are not supported")
+        score.records.append((number, fields))
+    if width is None:
+        raise KernError("empty file")
+    return score
+
+
+def staff_tokens(score: KernScore, staff: int, first_line: int, last_line: int) -> list[str]:
+    """The tokens of ``staff`` (0 = bottom **kern spine) in lines ``first..last``."""
+    column = score.kern_fields[staff]
+    tokens: list[str] = []
+    context: dict[str, str] = {}
+    for number, fields in score.records:
+        token = fields[column]
+        kind = next((c for c in _CONTEXT if token.startswith(c)), None)
+        if number < first_line:
+            if kind:
+                context[kind] = token
+            continue
+        if number > last_line:
+            break
+        if token in (".", "*") or token.startswith("**") or token == "*-":
+            continue
+        if token.startswith("*") and not kind:
+            continue  # other interpretations are not engraved
+        if token.startswith("="):
+            token = "==" if token.startswith("==") else "="
+        tokens.append(token)
+    prefix = [
+        context[k]
+        for k in ("*clef", "*k[")
+        if k in context and not any(t.startswith(k) for t in tokens[:3])
+    ]
+    return [*prefix, *tokens]
+
+
+def staff_text(tokens: list[str]) -> str:
+    """One line: records separated by spaces, chord notes by ``<s>``."""
+    return " ".join(f" {CHORD_SEPARATOR} ".join(token.split(" ")) for token in tokens)
+
+
+def text_records(text: str) -> list[list[str]]:
+    """Inverse of :func:`staff_text`: records, each a list of (chord) notes."""
+    records: list[list[str]] = []
+    join = False
+    for token in text.split():
+        if token == CHORD_SEPARATOR:
+            join = True
+        elif join and records:
+            records[-1].append(token)
+            join = False
+        else:
+            records.append([token])
+    return records
+
+
+_PIECE = re.compile(r"\d+\.*|([a-gA-G])\1*|#+|-+|n|r|.", re.DOTALL)
+
+
+def split_token(token: str) -> list[str]:
+    """Split a kern note or rest into pieces (duration, pitch, accidental, marks)."""
+    if token.startswith(("*", "=", "!")):
+        return [token]
+    return [m.group(0) for m in _PIECE.finditer(token)]

@@ -1,0 +1,186 @@
+"""A procedural generator of plausible **kern: monophonic lines and piano music.
+
+Melodies move by steps and small leaps inside the clef's range; rhythms fill
+each measure exactly, with dotted values, rests, ties over the barline,
+accidentals outside the key, beams per beat, and (for piano) chords.
+Everything is drawn from one ``random.Random(seed)``: the same seed gives the
+same music.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+
+_STEPS = "cdefgab"
+_SHARP_ORDER = "fcgdaeb"
+_FLAT_ORDER = "beadgcf"
+# Lowest and highest diatonic index (octave * 7 + step) written for each clef.
+_RANGES = {
+    "G2": (4 * 7 + 0, 5 * 7 + 4),
+    "F4": (2 * 7 + 2, 3 * 7 + 6),
+    "C1": (4 * 7 + 0, 5 * 7 + 2),
+    "C3": (3 * 7 + 2, 4 * 7 + 6),
+    "C4": (3 * 7 + 0, 4 * 7 + 4),
+}
+_METERS = ["2/4", "3/4", "4/4", "6/8", "3/8", "2/2", "9/8", "12/8"]
+# (kern duration, length in whole notes)
+_VALUES = [
+    ("1", Fraction(1)),
+    ("2.", Fraction(3, 4)),
+    ("2", Fraction(1, 2)),
+    ("4.", Fraction(3, 8)),
+    ("4", Fraction(1, 4)),
+    ("8.", Fraction(3, 16)),
+    ("8", Fraction(1, 8)),
+    ("16", Fraction(1, 16)),
+]
+
+
+@dataclass(frozen=True)
+class MusicStyle:
+    """What the generator may use."""
+
+    kind: str = "monophonic"  # or "piano"
+    measures: tuple[int, int] = (8, 24)
+    rest_chance: float = 0.1
+    accidental_chance: float = 0.08
+    tie_chance: float = 0.05
+    chord_chance: float = 0.3
+
+
+def generate_kern(seed: int, style: MusicStyle = MusicStyle()) -> str:
+    """Return a Humdrum file: one **kern spine, or two (left hand first) for piano."""
+    rng = random.Random(seed)
+    meter = rng.choice(_METERS)
+    fifths = rng.randint(-5, 5)
+    key = (
+        "".join(f"{s}#" for s in _SHARP_ORDER[:fifths])
+        if fifths > 0
+        else "".join(f"{s}-" for s in _FLAT_ORDER[:-fifths])
+    )
+    measures = rng.randint(*style.measures)
+    if style.kind == "piano":
+        clefs = ["F4", "G2"]
+    else:
+        clefs = [rng.choices(["G2", "F4", "C1", "C3", "C4"], [6, 2, 1, 1, 1])[0]]
+    spines = [_spine(rng, clef, meter, key, measures, style) for clef in clefs]
+    header = [
+        ["**kern"] * len(clefs),
+        [f"*clef{c}" for c in clefs],
+        [f"*k[{key}]"] * len(clefs),
+        [f"*M{meter}"] * len(clefs),
+    ]
+    rows = [*header, *_align(spines), ["*-"] * len(clefs)]
+    return "\n".join("\t".join(row) for row in rows) + "\n"
+
+
+def _spine(
+    rng: random.Random, clef: str, meter: str, key: str, measures: int, style: MusicStyle
+) -> list[list[tuple[Fraction, str]]]:
+    """Measures of (onset, token) for one staff."""
+    low, high = _RANGES[clef]
+    position = rng.randint(low + 2, high - 2)
+    numerator, denominator = (int(x) for x in meter.split("/"))
+    length = Fraction(numerator, denominator)
+    beat = Fraction(3, 8) if denominator == 8 and numerator % 3 == 0 else Fraction(1, denominator)
+    chords = style.kind == "piano" and rng.random() < style.chord_chance * 2
+    out, tie_from = [], None
+    for _ in range(measures):
+        events: list[tuple[Fraction, str]] = []
+        onset = Fraction(0)
+        while onset < length:
+            choices = [
+                (d, v)
+                for d, v in _VALUES
+                if v <= length - onset and (v >= beat or (onset % beat) + v <= beat)
+            ]
+            duration, value = rng.choice(choices)
+            if tie_from is None and rng.random() < style.rest_chance:
+                token = f"{duration}r"
+            else:
+                if tie_from is not None:
+                    step = tie_from
+                else:
+                    position = min(
+                        high,
+                        max(
+                            low, position + rng.choice([-2, -1, -1, 0, 1, 1, 2, rng.randint(-5, 5)])
+                        ),
+                    )
+                    step = position
+                token = duration + _pitch(rng, step, key, style, tie_from is not None)
+                if (
+                    chords
+                    and tie_from is None
+                    and rng.random() < style.chord_chance
+                    and step + 4 <= high
+                ):
+                    third = step + rng.choice([2, 4])
+                    token += " " + duration + _pitch(rng, third, key, style, False)
+                if tie_from is not None:
+                    token = _tie(token, "]")
+                    tie_from = None
+                elif (
+                    onset + value == length and rng.random() < style.tie_chance and " " not in token
+                ):
+                    token = _tie(token, "[")
+                    tie_from = step
+            events.append((onset, token))
+            onset += value
+        out.append(_beam(events, beat))
+    return out
+
+
+def _pitch(rng: random.Random, index: int, key: str, style: MusicStyle, tied: bool) -> str:
+    octave, step = divmod(index, 7)
+    letter = _STEPS[step]
+    name = letter * (octave - 3) if octave >= 4 else letter.upper() * (4 - octave)
+    in_key = "#" if f"{letter}#" in key else "-" if f"{letter}-" in key else ""
+    if not tied and rng.random() < style.accidental_chance:
+        usual = {"#": letter not in "eb", "-": letter not in "fc", "n": True}  # no E#, F♭ …
+        return name + rng.choice([a for a in usual if usual[a] and a != (in_key or "n")])
+    return name + in_key
+
+
+def _tie(token: str, mark: str) -> str:
+    return mark + token if mark == "[" else token + mark
+
+
+def _beam(events: list[tuple[Fraction, str]], beat: Fraction) -> list[tuple[Fraction, str]]:
+    """Beam runs of two or more flagged notes inside one beat (kern L … J)."""
+    groups: dict[Fraction, list[int]] = {}
+    for i, (onset, token) in enumerate(events):
+        if token.split(" ")[0].lstrip("[").startswith(("8", "16")) and "r" not in token:
+            groups.setdefault(onset // beat, []).append(i)
+    beamed = list(events)
+    for members in groups.values():
+        runs: list[list[int]] = []
+        for i in members:
+            if runs and i == runs[-1][-1] + 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        for run in (r for r in runs if len(r) > 1):
+            for i, mark in ((run[0], "L"), (run[-1], "J")):
+                onset, token = beamed[i]
+                notes = token.split(" ")
+                notes[0] = (
+                    notes[0] + mark if not notes[0].endswith("]") else notes[0][:-1] + mark + "]"
+                )
+                beamed[i] = (onset, " ".join(notes))
+    return beamed
+
+
+def _align(spines: list[list[list[tuple[Fraction, str]]]]) -> list[list[str]]:
+    """Merge the staves' events into Humdrum records, with numbered barlines."""
+    rows: list[list[str]] = []
+    for number, measures in enumerate(zip(*spines, strict=True), start=1):
+        if number > 1:
+            rows.append([f"={number}"] * len(spines))
+        onsets = sorted({onset for events in measures for onset, _ in events})
+        for onset in onsets:
+            rows.append([next((t for o, t in events if o == onset), ".") for events in measures])
+    rows.append(["=="] * len(spines))
+    return rows

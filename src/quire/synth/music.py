@@ -1,0 +1,397 @@
+"""Synthetic music pages: **kern → Verovio SVG → raster page, layer masks and PageXML.
+
+One resvg render per page: staff-line paths are drawn red and text blue, so every
+ink pixel is labelled by the layer drawn on top of it (staff lines, music symbols,
+text), exactly and exclusively, as Pixel.js layers are. The page image is the
+rendering's ink on white paper, before any degradation.
+
+Each system becomes a ``TextRegion`` marked ``structure {type:music;}``; each staff
+a ``TextLine`` marked ``structure {type:staff;}`` with its polygon, a baseline on
+its bottom line and its transcription. Verovio names Humdrum elements by line and
+field (``measure-L12``, ``staff-L12F2``), which ties every engraved system back to
+the **kern records it shows.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from quire.batch import BatchResult, run_batch
+from quire.config import SynthMusicConfig
+from quire.errors import ConfigError, InputError
+from quire.music.encodings import encode
+from quire.music.kern import KernError, KernScore, parse_kern, staff_text, staff_tokens
+from quire.synth.generate import MusicStyle, generate_kern
+from quire.synth.output import LAYERS, PageGeometry, write_page
+
+if TYPE_CHECKING:
+    import verovio
+    from lxml import etree
+
+MM_PER_INCH = 25.4
+VEROVIO_STAFF_MM = 7.2  # staff height at Verovio's default unit on a page of 0.1 mm units
+_SVG = "{http://www.w3.org/2000/svg}"
+_LINE = re.compile(r"M\s*(-?[\d.]+)\s+(-?[\d.]+)\s*L\s*(-?[\d.]+)\s+(-?[\d.]+)")
+_TRANSLATE = re.compile(r"translate\(\s*(-?[\d.]+)[ ,]+(-?[\d.]+)\s*\)")
+
+
+@dataclass
+class Staff:
+    field: int  # Humdrum field (1-based) of the staff's **kern spine
+    x0: float
+    x1: float
+    lines: list[float]  # y of the five lines, top to bottom
+
+
+@dataclass
+class System:
+    first_line: int  # first Humdrum line it shows
+    staves: list[Staff]
+
+
+@dataclass
+class Rendering:
+    svg: str
+    ink: np.ndarray  # uint8 coverage 0…255
+    labels: np.ndarray  # uint8 index into LAYERS
+    systems: list[System]
+    scale: tuple[float, float, float, float]  # sx, sy, tx, ty: pixel = (u + t) * s
+
+
+def page_pixels(config: SynthMusicConfig) -> tuple[int, int]:
+    return (
+        round(config.page_width_mm / MM_PER_INCH * config.dpi),
+        round(config.page_height_mm / MM_PER_INCH * config.dpi),
+    )
+
+
+def _toolkit(config: SynthMusicConfig, rng: random.Random) -> verovio.toolkit:
+    import verovio
+
+    staff_mm = rng.uniform(config.staff_size_min_mm, config.staff_size_max_mm)
+    zoom = VEROVIO_STAFF_MM / staff_mm  # lay out on a larger page, render at paper size
+    unit_px = staff_mm / 8 / MM_PER_INCH * config.dpi  # Verovio's unit: half a staff space
+    thin = min(0.3, max(0.15, 1.2 / unit_px))  # keep staff lines at least 1.2 px wide
+    toolkit = verovio.toolkit()
+    toolkit.setOptions(
+        {
+            "pageWidth": round(config.page_width_mm * 10 * zoom),
+            "pageHeight": round(config.page_height_mm * 10 * zoom),
+            "adjustPageHeight": False,
+            "breaks": "auto",
+            "footer": "none",
+            "header": "auto",
+            "font": rng.choice(config.fonts),
+            "scale": 100,
+            "staffLineWidth": thin,
+            "spacingSystem": rng.randint(6, 16),
+            "spacingStaff": rng.randint(6, 12),
+            "pageMarginLeft": rng.randint(50, 150),
+            "pageMarginRight": rng.randint(50, 150),
+            "pageMarginTop": rng.randint(50, 150),
+            "pageMarginBottom": rng.randint(50, 150),
+        }
+    )
+    return toolkit
+
+
+def _load(toolkit: verovio.toolkit, kern: str) -> None:
+    parse_kern(kern)  # refuse what would crash Verovio (ragged records, spine splits)
+    if not toolkit.loadData(kern) or toolkit.getPageCount() < 1:
+        log = toolkit.getLog().strip().splitlines()
+        raise KernError(f"Verovio cannot lay it out ({log[0] if log else 'no pages'})")
+
+
+def _systems(root: etree._Element) -> list[System]:
+    systems = []
+    for system in root.iter(f"{_SVG}g"):
+        if system.get("class") != "system":
+            continue
+        first_line = None
+        staves: dict[int, Staff] = {}
+        for group in system.iter(f"{_SVG}g"):
+            kind, ident = group.get("class", ""), group.get("id", "")
+            if kind == "measure" and first_line is None:
+                first_line = int(re.match(r"measure-L(\d+)", ident)[1])
+            if kind != "staff" or not (match := re.match(r"staff-L\d+F(\d+)", ident)):
+                continue
+            lines = [_LINE.match(p.get("d", "")) for p in group.findall(f"{_SVG}path")]
+            lines = [m for m in lines if m and m[2] == m[4]]
+            if len(lines) != 5:
+                continue
+            field = int(match[1])
+            ys = sorted(float(m[2]) for m in lines)
+            x0 = min(float(m[1]) for m in lines)
+            x1 = max(float(m[3]) for m in lines)
+            if field in staves:
+                staves[field].x0 = min(staves[field].x0, x0)
+                staves[field].x1 = max(staves[field].x1, x1)
+            else:
+                staves[field] = Staff(field, x0, x1, ys)
+        ordered = sorted(staves.values(), key=lambda s: s.lines[0])
+        systems.append(System(first_line or 1, ordered))
+    return systems
+
+
+def engrave(toolkit: verovio.toolkit, page: int) -> etree._Element:
+    """Verovio's SVG of ``page`` as a tree, with staff lines red and text blue."""
+    from lxml import etree
+
+    root = etree.fromstring(toolkit.renderToSVG(page).encode("utf-8"))
+    for group in root.iter(f"{_SVG}g"):
+        if group.get("class") == "staff":
+            for path in group.findall(f"{_SVG}path"):
+                path.set("style", "stroke:#ff0000")
+        elif group.get("class") == "syl":
+            for rect in group.iter(f"{_SVG}rect"):
+                rect.set("style", "fill:#0000ff;stroke:#0000ff")
+    for text in root.iter(f"{_SVG}text"):
+        text.set("style", "fill:#0000ff")
+    return root
+
+
+def render(root: etree._Element, size: tuple[int, int]) -> Rendering:
+    """Rasterise an engraved page to ink coverage, exclusive layer labels and geometry."""
+    import resvg_py
+    from lxml import etree
+    from PIL import Image
+
+    inner = next(e for e in root.iter(f"{_SVG}svg") if "definition-scale" in e.get("class", ""))
+    vx, vy, vw, vh = (float(v) for v in inner.get("viewBox").split())
+    margin = next(e for e in root.iter(f"{_SVG}g") if e.get("class") == "page-margin")
+    tx, ty = (float(v) for v in _TRANSLATE.search(margin.get("transform")).groups())
+    svg = etree.tostring(root, encoding="unicode")
+    png = resvg_py.svg_to_bytes(svg_string=svg, width=size[0], height=size[1])
+    rgba = np.asarray(Image.open(io.BytesIO(bytes(png))).convert("RGBA"))
+    height, width = rgba.shape[:2]
+    alpha = np.ascontiguousarray(rgba[..., 3])
+    red, blue = rgba[..., 0] > 127, rgba[..., 2] > 127
+    # background 0, staff 1, symbols 2, text 3 (the order of LAYERS)
+    kind = 2 - (red & ~blue).view(np.uint8) + (blue & ~red).view(np.uint8)
+    labels = (alpha > 127).view(np.uint8) * kind
+    return Rendering(
+        svg, alpha, labels, _systems(root), (width / vw, height / vh, tx - vx, ty - vy)
+    )
+
+
+def staff_geometry(rendering: Rendering) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """Per system, per staff (top to bottom): polygon and baseline in pixels.
+
+    The polygon spans the staff's lines and 2.5 staff spaces above and below,
+    never more than half way to the neighbouring staff.
+    """
+    sx, sy, tx, ty = rendering.scale
+    out = []
+    all_staves = [s for system in rendering.systems for s in system.staves]
+    for system in rendering.systems:
+        shapes = []
+        for staff in system.staves:
+            top, bottom = staff.lines[0], staff.lines[-1]
+            space = (bottom - top) / 4
+            above = min(
+                [2.5 * space] + [(top - o.lines[-1]) / 2 for o in all_staves if o.lines[-1] < top]
+            )
+            below = min(
+                [2.5 * space]
+                + [(o.lines[0] - bottom) / 2 for o in all_staves if o.lines[0] > bottom]
+            )
+            x0, x1 = (staff.x0 + tx) * sx, (staff.x1 + tx) * sx
+            y0, y1 = (top - above + ty) * sy, (bottom + below + ty) * sy
+            polygon = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+            base = (bottom + ty) * sy
+            shapes.append((polygon, np.array([(x0, base), (x1, base)])))
+        out.append(shapes)
+    return out
+
+
+def _transcriptions(
+    score: KernScore, systems: list[System], encoding: str, end_line: int
+) -> list[list[str]]:
+    """Per system, per staff: the encoded staff text; the last system ends at ``end_line``.
+
+    A system's first measure is named after the line of its opening barline, which
+    is engraved at the end of the system before; so a system shows the lines after
+    its own first line up to and including the next system's first line.
+    """
+    starts = [s.first_line for s in systems]
+    texts = []
+    for k, system in enumerate(systems):
+        last = starts[k + 1] if k + 1 < len(starts) else end_line
+        texts.append(
+            [
+                encode(
+                    staff_text(
+                        staff_tokens(
+                            score,
+                            score.kern_fields.index(staff.field - 1),
+                            system.first_line + 1,
+                            last,
+                        )
+                    ),
+                    encoding,
+                )
+                for staff in system.staves
+            ]
+        )
+    return texts
+
+
+def _cut_to_systems(kern: str, systems: list[System], keep: int) -> str:
+    """The kern of the first ``keep`` systems (ended with a final barline)."""
+    if keep >= len(systems):
+        return kern
+    stop = systems[keep].first_line
+    lines = kern.splitlines()
+    width = len(next(line for line in lines if line.startswith("**")).split("\t"))
+    return (
+        "\n".join([*lines[: stop - 1], "\t".join(["=="] * width), "\t".join(["*-"] * width)]) + "\n"
+    )
+
+
+def _decorate(kern: str, rng: random.Random, config: SynthMusicConfig) -> str:
+    """Add a title and, for one staff, a lyrics spine."""
+    from quire.synth.words import random_title, syllables
+
+    lines = kern.splitlines()
+    if len(lines[0].split("\t")) == 1 and rng.random() < config.lyrics_chance:
+        words = iter(syllables(rng))
+        out = []
+        for line in lines:
+            if line.startswith("**"):
+                out.append(f"{line}\t**text")
+            elif line.startswith(("*", "=")) or line.startswith("!"):
+                out.append(f"{line}\t{line if line.startswith(('=', '*-')) else '*'}")
+            else:
+                sung = not any(mark in line.split()[0] for mark in "r]_")
+                out.append(f"{line}\t{next(words) if sung else '.'}")
+        lines = out
+    if rng.random() < config.title_chance:
+        lines.insert(0, f"!!!OTL: {random_title(rng)}")
+    return "\n".join(lines) + "\n"
+
+
+def _write(
+    output: Path,
+    stem: str,
+    rendering: Rendering,
+    score: KernScore,
+    kern: str,
+    config: SynthMusicConfig,
+    seed: int,
+    parameters: dict[str, object],
+    end_line: int,
+) -> None:
+    """Transcribe (up to Humdrum line ``end_line``), degrade and write one rendered page."""
+    from quire.synth.degrade import degrade
+
+    texts = _transcriptions(score, rendering.systems, config.encoding, end_line)
+    geometry = PageGeometry.from_shapes(staff_geometry(rendering), texts, config.encoding)
+    masks = [(rendering.labels == i).view(np.uint8) for i in range(len(LAYERS))]
+    image, masks, points = degrade(255 - rendering.ink, masks, geometry.points(), config, seed)
+    geometry = geometry.with_points(points, (image.shape[1], image.shape[0]))
+    write_page(output, stem, image, masks, geometry, kern, parameters)
+
+
+def synth_page(index: int, output: Path, config: SynthMusicConfig) -> str:
+    """Render generated page ``index``; return its stem."""
+    seed = config.seed * 1_000_003 + index
+    rng = random.Random(seed)
+    kind = config.kind if config.kind != "mixed" else rng.choice(["monophonic", "piano"])
+    kern = _decorate(generate_kern(seed, MusicStyle(kind=kind)), rng, config)
+    toolkit = _toolkit(config, rng)
+    _load(toolkit, kern)
+    engraved = engrave(toolkit, 1)
+    systems = _systems(engraved)
+    keep = rng.randint(1, config.max_systems)
+    if keep < len(systems) or toolkit.getPageCount() > 1:
+        kern = _cut_to_systems(kern, systems, keep)
+        _load(toolkit, kern)
+        engraved = engrave(toolkit, 1)
+    rendering = render(engraved, page_pixels(config))
+    stem = f"music-{config.seed}-{index:05d}"
+    _write(
+        output,
+        stem,
+        rendering,
+        parse_kern(kern),
+        kern,
+        config,
+        seed,
+        {"seed": seed, "encoding": config.encoding, "kind": kind},
+        len(kern.splitlines()),
+    )
+    return stem
+
+
+def synth_kern_file(path: Path, output: Path, config: SynthMusicConfig) -> list[str]:
+    """Render every page of one **kern file; return the stems written."""
+    try:
+        kern = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read ({exc})") from None
+    try:
+        score = parse_kern(kern)
+        seed = config.seed * 1_000_003 + sum(map(ord, path.name))
+        rng = random.Random(seed)
+        toolkit = _toolkit(config, rng)
+        _load(toolkit, kern)
+        pages = [engrave(toolkit, page) for page in range(1, toolkit.getPageCount() + 1)]
+        starts = [_systems(page)[0].first_line for page in pages[1:]]
+        ends = [*starts, len(kern.splitlines())]
+        stems = []
+        for number, (engraved, end_line) in enumerate(zip(pages, ends, strict=True), start=1):
+            stem = f"{path.stem}-{number:03d}"
+            _write(
+                output,
+                stem,
+                render(engraved, page_pixels(config)),
+                score,
+                kern,
+                config,
+                seed + number,
+                {"source": path.name, "page": number, "encoding": config.encoding},
+                end_line,
+            )
+            stems.append(stem)
+        return stems
+    except KernError as exc:
+        raise InputError(path, f"not usable **kern: {exc}") from None
+
+
+def synth_music(
+    output: Path, config: SynthMusicConfig, kern_dir: Path | None = None
+) -> BatchResult:
+    """Render ``config.pages`` generated pages, or every file of ``kern_dir``."""
+    if (
+        config.encoding in ("semantic", "agnostic")
+        and config.kind != "monophonic"
+        and kern_dir is None
+    ):
+        raise ConfigError(
+            [
+                f"synth-music.encoding: {config.encoding} is for monophonic music; "
+                "use kind: monophonic, or encoding kern / bekern"
+            ]
+        )
+    output.mkdir(parents=True, exist_ok=True)
+    if kern_dir is not None:
+        files = sorted(p for p in kern_dir.iterdir() if p.suffix in (".krn", ".kern"))
+        if not files:
+            raise InputError(kern_dir, "no .krn files")
+        return run_batch(
+            files, lambda p: synth_kern_file(p, output, config), description="synth music", name=str
+        )
+    return run_batch(
+        range(config.pages),
+        lambda i: synth_page(i, output, config),
+        description="synth music",
+        name=lambda i: f"page {i}",
+        noun="page",
+    )

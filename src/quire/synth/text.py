@@ -1,0 +1,208 @@
+"""Synthetic text pages from font files and texts, with PageXML ground truth and masks.
+
+Each page holds a few lines of text in one region; each line is drawn in one
+font (a bold or italic face of the family when there is one, else a synthetic
+stroke or slant), at a random size, sometimes underlined. The ground truth has
+each line's polygon, its baseline (from the font's ascent) and its text; the
+layers split ink (text) from paper (background).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from quire.batch import BatchResult, run_batch
+from quire.config import SynthTextConfig
+from quire.errors import ConfigError, InputError
+from quire.synth.output import Line, PageGeometry, densify, write_page
+
+FONT_SUFFIXES = (".ttf", ".otf")
+_BOLD = re.compile(r"bold|black|heavy", re.IGNORECASE)
+_ITALIC = re.compile(r"italic|oblique", re.IGNORECASE)
+_MARGIN_MM = 10.0
+
+
+@dataclass(frozen=True)
+class FontFamily:
+    """The faces of one family: regular, bold, italic (those found)."""
+
+    name: str
+    faces: dict[str, Path]
+
+
+def find_fonts(sources: list[Path]) -> list[FontFamily]:
+    """Fonts in the given files and folders, grouped into families by file name."""
+    files = []
+    for source in sources:
+        if source.is_file() and source.suffix.lower() in FONT_SUFFIXES:
+            files.append(source)
+        elif source.is_dir():
+            files += [p for p in source.rglob("*") if p.suffix.lower() in FONT_SUFFIXES]
+    families: dict[str, dict[str, Path]] = {}
+    for path in sorted(files):
+        base = re.split(r"[-_ ]", path.stem, maxsplit=1)[0]
+        rest = path.stem[len(base) :]
+        style = (
+            "bold-italic"
+            if _BOLD.search(rest) and _ITALIC.search(rest)
+            else "bold"
+            if _BOLD.search(rest)
+            else "italic"
+            if _ITALIC.search(rest)
+            else "regular"
+            if not re.search(r"[a-z]", rest, re.IGNORECASE)
+            or re.search(r"regular|book|roman", rest, re.IGNORECASE)
+            else None
+        )
+        if style and (base not in families or style not in families[base]):
+            families.setdefault(base, {})[style] = path
+    return [
+        FontFamily(name, faces) for name, faces in sorted(families.items()) if "regular" in faces
+    ]
+
+
+def read_texts(paths: list[Path]) -> list[str]:
+    """Words of every text file, in order (blank lines dropped)."""
+    words = []
+    for path in paths:
+        try:
+            words += path.read_text(encoding="utf-8").split()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(path, f"cannot read as UTF-8 text ({exc})") from None
+    return words
+
+
+def _draw_line(
+    text: str, family: FontFamily, size_px: int, style: str, underline: bool
+) -> tuple[np.ndarray, int]:
+    """Render one line: ink coverage (0…255, uint8) and the baseline row."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    path = family.faces.get(style, family.faces["regular"])
+    font = ImageFont.truetype(str(path), size_px)
+    ascent, descent = font.getmetrics()
+    width = int(font.getlength(text)) + 2 * size_px
+    height = ascent + descent + size_px // 2
+    canvas = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(canvas)
+    synthetic_bold = "bold" in style and "bold" not in family.faces
+    draw.text(
+        (size_px, size_px // 4),
+        text,
+        font=font,
+        fill=255,
+        stroke_width=max(1, size_px // 30) if synthetic_bold else 0,
+        stroke_fill=255,
+    )
+    baseline = size_px // 4 + ascent
+    if underline:
+        y = baseline + max(2, descent // 2)
+        draw.line(
+            (size_px, y, size_px + font.getlength(text), y), fill=255, width=max(1, size_px // 16)
+        )
+    ink = np.asarray(canvas)
+    if "italic" in style and "italic" not in family.faces:
+        shear = 0.2
+        canvas = canvas.transform(
+            (width + int(shear * height), height),
+            Image.AFFINE,
+            (1, shear, -shear * baseline, 0, 1, 0),
+            Image.BILINEAR,
+        )
+        ink = np.asarray(canvas)
+    return ink, baseline
+
+
+def synth_text_page(
+    index: int, output: Path, config: SynthTextConfig, families: list[FontFamily], words: list[str]
+) -> str:
+    """Render text page ``index``; return its stem."""
+    from quire.synth.degrade import degrade
+
+    seed = config.seed * 1_000_003 + index
+    rng = random.Random(seed)
+    px_per_pt = config.dpi / 72
+    margin = round(_MARGIN_MM / 25.4 * config.dpi)
+    rendered = []
+    for _ in range(rng.randint(config.lines_min, config.lines_max)):
+        count = rng.randint(config.words_min, config.words_max)
+        start = rng.randrange(max(1, len(words) - count))
+        text = " ".join(words[start : start + count])
+        family = rng.choice(families)
+        style = ("bold" if rng.random() < config.bold_chance else "") + (
+            "italic" if rng.random() < config.italic_chance else ""
+        )
+        style = {"bolditalic": "bold-italic", "": "regular"}.get(style, style)
+        size = round(rng.uniform(config.size_min_pt, config.size_max_pt) * px_per_pt)
+        ink, baseline = _draw_line(
+            text, family, size, style, rng.random() < config.underline_chance
+        )
+        rendered.append((text, ink, baseline))
+    width = max(ink.shape[1] for _, ink, _ in rendered) + 2 * margin
+    height = sum(ink.shape[0] for _, ink, _ in rendered) + 2 * margin
+    coverage = np.zeros((height, width), np.uint8)
+    lines, y = [], margin
+    for text, ink, baseline in rendered:
+        x = margin + rng.randint(0, max(0, width - 2 * margin - ink.shape[1]))
+        coverage[y : y + ink.shape[0], x : x + ink.shape[1]] = np.maximum(
+            coverage[y : y + ink.shape[0], x : x + ink.shape[1]], ink
+        )
+        rows, cols = np.nonzero(ink)
+        if len(rows):
+            pad = max(2, ink.shape[0] // 12)
+            x0, x1 = x + cols.min() - pad, x + cols.max() + pad
+            y0, y1 = y + rows.min() - pad, y + rows.max() + pad
+            polygon = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], float)
+            base = np.array([(x0 + pad, y + baseline), (x1 - pad, y + baseline)], float)
+            lines.append(Line(densify(polygon), densify(base, closed=False), text, "text"))
+        y += ink.shape[0]
+    image = (255 - coverage).astype(np.uint8)
+    masks = [
+        (coverage <= 127).astype(np.uint8),
+        np.zeros_like(coverage),
+        np.zeros_like(coverage),
+        (coverage > 127).astype(np.uint8),
+    ]
+    geometry = PageGeometry([("text", lines)])
+    image, masks, points = degrade(image, masks, geometry.points(), config, seed)
+    geometry = geometry.with_points(points, (image.shape[1], image.shape[0]))
+    stem = f"text-{config.seed}-{index:05d}"
+    write_page(
+        output,
+        stem,
+        image,
+        masks,
+        geometry,
+        None,
+        parameters={"seed": seed, "fonts": ",".join(sorted({f.name for f in families}))},
+    )
+    return stem
+
+
+def synth_text(output: Path, config: SynthTextConfig, texts: list[Path]) -> BatchResult:
+    """Render ``config.pages`` pages of words from ``texts`` in the configured fonts."""
+    families = find_fonts(config.fonts)
+    if not families:
+        raise ConfigError(
+            [
+                f"synth-text.fonts: no .ttf or .otf fonts in "
+                f"{', '.join(map(str, config.fonts))} (on Debian: apt-get install "
+                "fonts-dejavu-core fonts-liberation2)"
+            ]
+        )
+    words = read_texts(texts)
+    if not words:
+        raise InputError(texts[0] if texts else output, "no words in the text files")
+    output.mkdir(parents=True, exist_ok=True)
+    return run_batch(
+        range(config.pages),
+        lambda i: synth_text_page(i, output, config, families, words),
+        description="synth text",
+        name=lambda i: f"page {i}",
+        noun="page",
+    )

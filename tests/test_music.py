@@ -1,0 +1,70 @@
+"""Staff text and its encodings, checked against a real PrIMuS incipit."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from quire.music.encodings import encode
+from quire.music.kern import (
+    KernError,
+    parse_kern,
+    split_token,
+    staff_text,
+    staff_tokens,
+    text_records,
+)
+
+# PrIMuS incipit 000051652-1_2_1 in **kern, without its 23-bar multirest.
+INCIPIT = "*clefC1 *k[b-e-a-] *M2/4 = 4r 8r 8b- = 4.b- 8g = 4.ee- 8dd = 8cc 8cc 4r ="
+MULTIREST = {"multirest-23", "digit.2-S5", "digit.3-S5", "multirest-L3"}
+
+
+@pytest.mark.parametrize("encoding", ["semantic", "agnostic"])
+def test_primus_encodings_match_the_primus_files(shared_data, encoding):
+    expected = (shared_data / "primus" / f"000051652-1_2_1.{encoding}").read_text().split()
+    assert encode(INCIPIT, encoding).split() == [t for t in expected if t not in MULTIREST]
+
+
+def test_chords_and_bekern():
+    text = staff_text(["*clefG2", "4c 4e 4g", "8dd#L", "=", "2.r"])
+    assert text == "*clefG2 4c <s> 4e <s> 4g 8dd#L = 2.r"
+    assert text_records(text) == [["*clefG2"], ["4c", "4e", "4g"], ["8dd#L"], ["="], ["2.r"]]
+    assert encode(text, "bekern") == "*clefG2 4·c <s> 4·e <s> 4·g 8·dd·#·L = 2.·r"
+    assert split_token("[16BB-J") == ["[", "16", "BB", "-", "J"]
+    with pytest.raises(KernError, match="chords"):
+        encode(text, "semantic")
+
+
+def test_staff_tokens_carry_clef_and_key_into_later_systems():
+    score = parse_kern(
+        "**kern\t**kern\n*clefF4\t*clefG2\n*k[f#]\t*k[f#]\n*M3/4\t*M3/4\n"
+        "4G\t4g\n=2\t=2\n2.D\t2.d 2.f#\n==\t==\n*-\t*-\n"
+    )
+    assert score.staff_count == 2
+    assert staff_tokens(score, 1, 1, 99) == [
+        "*clefG2",
+        "*k[f#]",
+        "*M3/4",
+        "4g",
+        "=",
+        "2.d 2.f#",
+        "==",
+    ]
+    assert staff_tokens(score, 0, 7, 99) == ["*clefF4", "*k[f#]", "2.D", "=="]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty file"),
+        ("4c\n", "expected the exclusive interpretations"),
+        ("**text\n", "no **kern spine"),
+        ("**kern\t**kern\n4c\n", "line 2: 1 fields where 2 spines run"),
+        ("**kern\n*^\n", "spine splits"),
+    ],
+)
+def test_unusable_kern_is_named(text, message):
+    with pytest.raises(KernError, match=re.escape(message)):
+        parse_kern(text)
