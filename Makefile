@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 
-.PHONY: help venv test lint bench clean
+.PHONY: help venv test lint bench models clean
 
 help:
 	@echo "make test   set up .venv (first run) and run the test suite"
 	@echo "make lint   ruff and shellcheck"
 	@echo "make bench  run the benchmarks in bench/, figures to bench/results/*.json"
+	@echo "make models retrain the shipped models in models/ from scratch (see docs/layout.md)"
 	@echo "make clean  remove .venv and caches"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -33,6 +34,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
+
+models: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/make-models.sh models --runner local
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

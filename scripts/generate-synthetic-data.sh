@@ -2,8 +2,6 @@
 # Render synthetic training data: music pages (Verovio) and text pages (fonts).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/lib/runner.sh
-source "$here/lib/runner.sh"
 # shellcheck source=scripts/lib/args.sh
 source "$here/lib/args.sh"
 
@@ -15,18 +13,19 @@ Renders OUT/music (quire synth music) and OUT/text (quire synth text): page
 images, PageXML ground truth and layer masks; logs in OUT/logs.
 
 Options:
-  --music-pages N      generated music pages (default 10; 0 skips music)
+  --music-pages N      generated music pages (default: the config file's, else 10;
+                       0 skips music)
   --kern-dir DIR       render these **kern files instead of generated music
   --text-pages N       text pages (default 0; needs --texts)
   --texts FILE         text file whose words fill the text lines (repeatable)
-  --seed S             seed for both stages (default 0)
+  --seed S             seed for both stages (default: the config file's, else 0)
 HELP
   quire_common_help
   echo
   echo "Text pages need fonts: on Debian, apt-get install fonts-dejavu-core fonts-liberation2."
 }
 
-out="" music_pages=10 text_pages=0 seed=0 config="" kern_dir=""
+out="" music_pages="" text_pages=0 seed="" config="" kern_dir=""
 texts=()
 while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
@@ -49,13 +48,16 @@ done
 [[ -n "$out" ]] || { usage >&2 && exit 2; }
 [[ "$text_pages" == 0 || ${#texts[@]} -gt 0 ]] || quire_die "--text-pages needs --texts FILE"
 
-common=(--seed "$seed")
+common=()
+[[ -z "$seed" ]] || common+=(--seed "$seed")
 [[ -z "$config" ]] || common+=(--config "$config")
 
 if [[ -n "$kern_dir" ]]; then
   quire_run_stage synth-music "$out" synth music "$out/music" --kern-dir "$kern_dir" "${common[@]}"
 elif [[ "$music_pages" != 0 ]]; then
-  quire_run_stage synth-music "$out" synth music "$out/music" --pages "$music_pages" "${common[@]}"
+  pages=()
+  [[ -z "$music_pages" ]] || pages=(--pages "$music_pages")
+  quire_run_stage synth-music "$out" synth music "$out/music" "${pages[@]}" "${common[@]}"
 fi
 if [[ "$text_pages" != 0 ]]; then
   text_args=()

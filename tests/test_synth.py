@@ -85,6 +85,11 @@ def test_music_ground_truth_is_valid_and_matches_the_rendering(clean_pages, vali
         # every staff-line pixel lies inside a staff polygon
         inside = polygon_mask(image.shape, [line.coords for line in staves(doc)])
         assert (staff & ~inside).sum() == 0
+        # the staff layer holds the five lines of each staff and nothing else (no ties)
+        for line in staves(doc):
+            ys = [y for _, y in line.coords]
+            rows = staff[min(ys) : max(ys) + 1].any(axis=1)
+            assert np.count_nonzero(np.diff(rows.astype(int)) == 1) + rows[0] == 5
         # baselines lie on the bottom staff line
         for line in staves(doc):
             (x0, y), (x1, _) = line.baseline[0], line.baseline[-1]
@@ -321,3 +326,19 @@ def test_generate_synthetic_data_script(tmp_path):
         assert image.width == 1240  # 210 mm at 150 dpi, from the config file
     help_text = subprocess.run([str(script), "--help"], capture_output=True, text=True).stdout
     assert "--music-pages" in help_text and "--runner" in help_text
+
+
+def test_ties_are_symbols_not_staff_lines(tmp_path, validate):
+    kern = tmp_path / "kern"
+    kern.mkdir()
+    (kern / "ties.krn").write_text("**kern\n*clefG2\n*M4/4\n[2g\n2g]\n=2\n[1g\n=3\n1g]\n==\n*-\n")
+    synth("music", str(tmp_path / "out"), "--kern-dir", str(kern), *SMALL)
+    out = tmp_path / "out"
+    staff, symbols = layer(out, "ties-001", "staff"), layer(out, "ties-001", "symbols")
+    doc = PageDocument.read(out / "page" / "ties-001.xml")
+    (line,) = staves(doc)
+    ys = [y for _, y in line.coords]
+    rows = staff[min(ys) : max(ys) + 1].any(axis=1)
+    assert np.count_nonzero(np.diff(rows.astype(int)) == 1) + rows[0] == 5
+    assert line.text == "*clefG2 *M4/4 [2g 2g] = [1g = 1g] =="
+    assert symbols.sum() > 0

@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# Argument helpers shared by the pipeline scripts.
+# Argument helpers shared by the pipeline scripts; sourcing this also sources the runner.
+# shellcheck source=scripts/lib/runner.sh
+source "$(dirname "${BASH_SOURCE[0]}")/runner.sh"
 
 # quire_common_option ARGS…: if $1 is a flag every script takes, apply it and set
 # QUIRE_SHIFT to the number of words it used (else QUIRE_SHIFT=0).

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -31,6 +32,26 @@ class BatchResult:
         return f"{self.done} of {total} {self.noun}s done, {len(self.failed)} failed"
 
 
+@contextlib.contextmanager
+def progress(description: str, total: int) -> Iterator[Callable[[], None]]:
+    """A progress bar (with ETA) on the terminal; yields the function that advances it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from quire.logs import console
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console(),
+        transient=True,
+        disable=not log.isEnabledFor(logging.INFO),
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)
+
+
 def run_batch(
     items: Sequence[T] | Iterable[T],
     process: Callable[[T], object],
@@ -44,22 +65,9 @@ def run_batch(
     An :class:`InputError` is reported as its own message; any other exception is
     reported as ``<item>: <type>: <message>`` (with the traceback at debug level).
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    from quire.logs import console
-
     items = list(items)
     result = BatchResult(noun=noun)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console(),
-        transient=True,
-        disable=not log.isEnabledFor(logging.INFO),
-    ) as progress:
-        task = progress.add_task(description, total=len(items))
+    with progress(description, len(items)) as advance:
         for item in items:
             try:
                 process(item)
@@ -73,5 +81,5 @@ def run_batch(
                 log.debug("traceback", exc_info=True)
             else:
                 result.done += 1
-            progress.advance(task)
+            advance()
     return result

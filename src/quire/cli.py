@@ -17,6 +17,9 @@ import click
 from quire import __version__
 from quire.config import (
     BinarizeConfig,
+    ExtractConfig,
+    LayoutPredictConfig,
+    LayoutTrainConfig,
     SynthMusicConfig,
     SynthTextConfig,
     build_config,
@@ -131,6 +134,132 @@ def synth_text(
     from quire.synth.text import synth_text as run
 
     return run(output, build_config(SynthTextConfig, config_file, flags), list(texts))
+
+
+@cli.group()
+def layout() -> None:
+    """Pixel classification: train one network for every layer, predict layers of pages."""
+
+
+@layout.command("train")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "model_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Model directory to write.",
+)
+@click.option(
+    "--base-model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Fine-tune this layout model (its layers must start --layers).",
+)
+@config_options(LayoutTrainConfig)
+@stage
+def layout_train(
+    inputs: tuple[Path, ...],
+    model_dir: Path,
+    base_model: Path | None,
+    config_file: Path | None,
+    **flags: Any,
+) -> Any:
+    """Train on Pixel.js zips (files or folders of them) and quire synth folders."""
+    from quire.layout.train import train_layout
+
+    config = build_config(LayoutTrainConfig, config_file, flags)
+    return train_layout(list(inputs), model_dir, config, base_model)
+
+
+@layout.command("predict")
+@click.argument("images", type=click.Path(exists=True, path_type=Path))
+@click.argument("work", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "-m",
+    "--model",
+    "model_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Layout model directory.",
+)
+@config_options(LayoutPredictConfig)
+@stage
+def layout_predict(
+    images: Path, work: Path, model_dir: Path, config_file: Path | None, **flags: Any
+) -> Any:
+    """Label every pixel of IMAGES (a folder or an image) into WORK/layers/<stem>/."""
+    from quire.layout.predict import predict_layout
+
+    config = build_config(LayoutPredictConfig, config_file, flags)
+    return predict_layout(images, work, model_dir, config)
+
+
+@cli.command()
+@click.argument("images", type=click.Path(exists=True, path_type=Path))
+@click.argument("work", type=click.Path(file_okay=False, path_type=Path))
+@config_options(ExtractConfig)
+@stage
+def extract(images: Path, work: Path, config_file: Path | None, **flags: Any) -> Any:
+    """Staves, systems, text lines and regions from WORK/layers/<stem>/ to WORK/page/."""
+    from quire.extract import extract as run
+
+    return run(images, work, build_config(ExtractConfig, config_file, flags))
+
+
+def _comparison(func: Callable[..., Any]) -> Callable[..., Any]:
+    """PREDICTED and TRUTH folders, and -o for the report files."""
+    func = click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write OUTPUT.json and OUTPUT.md.",
+    )(func)
+    for name in ("truth", "predicted"):
+        func = click.argument(name, type=click.Path(exists=True, file_okay=False, path_type=Path))(
+            func
+        )
+    return func
+
+
+@cli.group()
+def evaluate() -> None:
+    """Compare predictions with ground truth; reports as JSON and Markdown."""
+
+
+@evaluate.command("layers")
+@_comparison
+@click.option("--layer", "layers", multiple=True, help="Layers to score (default: all).")
+@stage
+def evaluate_layers(
+    predicted: Path, truth: Path, output: Path | None, layers: tuple[str, ...]
+) -> None:
+    """Pixel precision, recall and F1 per layer: PREDICTED/<stem>/ against TRUTH/<stem>/."""
+    from quire.evaluate import layer_scores, write_report
+
+    report = layer_scores(predicted, truth, list(layers) or None)
+    _report(report, output, "Layer scores", write_report)
+
+
+@evaluate.command("staves")
+@_comparison
+@click.option("--iou", default=0.5, show_default=True, help="Overlap that counts as found.")
+@stage
+def evaluate_staves(predicted: Path, truth: Path, output: Path | None, iou: float) -> None:
+    """Staves found: PREDICTED/*.xml against TRUTH/*.xml by bounding-box IoU."""
+    from quire.evaluate import staff_scores, write_report
+
+    _report(staff_scores(predicted, truth, iou), output, "Staves found", write_report)
+
+
+def _report(
+    report: dict[str, Any], output: Path | None, title: str, write: Callable[..., None]
+) -> None:
+    import json
+
+    click.echo(json.dumps(report, indent=2))
+    if output is not None:
+        write(report, output, title)
 
 
 def main() -> None:

@@ -130,6 +130,59 @@ class SynthTextConfig(SynthConfig):
     )
 
 
+class LayoutTrainConfig(StageConfig):
+    """Training of the layout pixel classifier."""
+
+    section: ClassVar[str] = "layout-train"
+
+    layers: list[str] = Field(
+        ["background", "staff", "symbols", "text"],
+        description="Layer names, in the order of the layer masks (Pixel.js: Layer 0, 1 …).",
+    )
+    depth: int = Field(4, ge=1, le=6, description="UNet poolings.")
+    width: int = Field(8, ge=4, le=128, description="UNet channels at the first level.")
+    norm: Literal["batch", "group", "none"] = Field("batch", description="Normalisation.")
+    scale: float = Field(0.5, gt=0, le=1, description="Working resolution (1: full).")
+    patch: int = Field(384, ge=64, description="Training patch size in page pixels.")
+    batch_size: int = Field(8, ge=1, description="Patches per step.")
+    steps: int = Field(2000, ge=1, description="Most training steps.")
+    validate_every: int = Field(200, ge=1, description="Steps between validations.")
+    patience: int = Field(5, ge=1, description="Validations without improvement to stop.")
+    learning_rate: float = Field(2e-3, gt=0, description="AdamW learning rate.")
+    val_fraction: float = Field(0.1, ge=0, lt=1, description="Share of pages for validation.")
+    seed: int = Field(0, description="Seed of sampling, split and initialisation.")
+    max_pixels: int = Field(60_000_000, gt=0, description="Refuse larger pages.")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+
+
+class LayoutPredictConfig(StageConfig):
+    """Tiled prediction of every layer of a page."""
+
+    section: ClassVar[str] = "layout-predict"
+
+    tile: int = Field(1024, ge=128, description="Tile size in page pixels.")
+    overlap: int = Field(64, ge=0, description="Overlap between tiles in page pixels.")
+    batch_size: int = Field(2, ge=1, description="Tiles per forward pass.")
+    pixeljs: bool = Field(False, description="Also write Pixel.js layer PNGs to correct.")
+    max_pixels: int = Field(200_000_000, gt=0, description="Refuse larger images.")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+
+
+class ExtractConfig(StageConfig):
+    """From layer masks to PageXML geometry."""
+
+    section: ClassVar[str] = "extract"
+
+    staff_layer: str = Field("staff", description="Layer of the staff lines.")
+    symbols_layer: str = Field("symbols", description="Layer of the music symbols.")
+    text_layer: str = Field("text", description="Layer of the text.")
+    strips: int = Field(40, ge=4, description="Vertical strips a page is cut into.")
+    min_line_length: float = Field(
+        0.08, gt=0, le=1, description="Shortest staff line, as a share of the page width."
+    )
+    min_text_height: int = Field(8, ge=1, description="Lowest text line in pixels.")
+
+
 # --- YAML files ------------------------------------------------------------------
 
 

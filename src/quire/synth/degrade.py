@@ -57,7 +57,7 @@ def _pipeline(config: DegradeConfig, scan: bool, camera: bool, seed: int) -> A.C
             A.ImageCompression(quality_range=(30, 85), p=config.jpeg),
         ]
     keypoints = A.KeypointParams(format="xy", remove_invisible=False, check_each_transform=False)
-    return A.Compose(steps, keypoint_params=keypoints, seed=seed)
+    return A.Compose(steps, keypoint_params=keypoints if camera else None, seed=seed)
 
 
 def bleed_through(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -115,11 +115,11 @@ def degrade(
         return image, masks, points
     if scan and rng.random() < config.bleed_through:
         image = bleed_through(image, rng)
-    out = _pipeline(config, scan, camera, seed)(
-        image=image, masks=masks, keypoints=points.astype(np.float32).reshape(-1, 2)
-    )
+    targets = {"keypoints": points.astype(np.float32).reshape(-1, 2)} if camera else {}
+    out = _pipeline(config, scan, camera, seed)(image=image, masks=masks, **targets)
     image, masks = out["image"], list(out["masks"])
-    points = np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)
+    if camera:
+        points = np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)
     if camera and rng.random() < config.warp:
         image, masks, points = paper_warp(image, masks, points, rng)
     return image, masks, points

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from lxml import etree
 
 MM_PER_INCH = 25.4
+TEXT_FONT = "DejaVu Serif"  # Verovio asks for "Times, serif"; resvg has no such default
 VEROVIO_STAFF_MM = 7.2  # staff height at Verovio's default unit on a page of 0.1 mm units
 _SVG = "{http://www.w3.org/2000/svg}"
 _LINE = re.compile(r"M\s*(-?[\d.]+)\s+(-?[\d.]+)\s*L\s*(-?[\d.]+)\s+(-?[\d.]+)")
@@ -147,8 +148,9 @@ def engrave(toolkit: verovio.toolkit, page: int) -> etree._Element:
     root = etree.fromstring(toolkit.renderToSVG(page).encode("utf-8"))
     for group in root.iter(f"{_SVG}g"):
         if group.get("class") == "staff":
-            for path in group.findall(f"{_SVG}path"):
-                path.set("style", "stroke:#ff0000")
+            for path in group.findall(f"{_SVG}path"):  # the five lines, not ties drawn here
+                if (line := _LINE.match(path.get("d", ""))) and line[2] == line[4]:
+                    path.set("style", "stroke:#ff0000")
         elif group.get("class") == "syl":
             for rect in group.iter(f"{_SVG}rect"):
                 rect.set("style", "fill:#0000ff;stroke:#0000ff")
@@ -168,7 +170,9 @@ def render(root: etree._Element, size: tuple[int, int]) -> Rendering:
     margin = next(e for e in root.iter(f"{_SVG}g") if e.get("class") == "page-margin")
     tx, ty = (float(v) for v in _TRANSLATE.search(margin.get("transform")).groups())
     svg = etree.tostring(root, encoding="unicode")
-    png = resvg_py.svg_to_bytes(svg_string=svg, width=size[0], height=size[1])
+    png = resvg_py.svg_to_bytes(
+        svg_string=svg, width=size[0], height=size[1], serif_family=TEXT_FONT, font_family=TEXT_FONT
+    )
     rgba = np.asarray(Image.open(io.BytesIO(bytes(png))).convert("RGBA"))
     height, width = rgba.shape[:2]
     alpha = np.ascontiguousarray(rgba[..., 3])

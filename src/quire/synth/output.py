@@ -20,17 +20,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from quire.io import atomic_save_image, atomic_write_text
+from quire.layers import colour, save_layer
 
 if TYPE_CHECKING:
     from quire.pagexml import PageDocument
 
 LAYERS = ("background", "staff", "symbols", "text")
-LAYER_COLOURS = {
-    "background": (255, 255, 255),
-    "staff": (214, 39, 40),
-    "symbols": (31, 119, 180),
-    "text": (44, 160, 44),
-}
 _STEP = 40.0  # pixels between polygon points, so that warps bend the outlines too
 
 
@@ -173,12 +168,8 @@ def write_page(
     atomic_save_image(
         output / "images" / f"{stem}.png", Image.fromarray(image, "L"), compress_level=1
     )
-    for name, mask in zip(LAYERS, masks, strict=True):
-        layer = Image.fromarray((mask > 0).view(np.uint8), "P")
-        layer.putpalette([0, 0, 0, *LAYER_COLOURS[name]])
-        atomic_save_image(
-            output / "layers" / stem / f"{name}.png", layer, compress_level=1, transparency=0
-        )
+    for index, (name, mask) in enumerate(zip(LAYERS, masks, strict=True)):
+        save_layer(output / "layers" / stem / f"{name}.png", mask, colour(name, index))
     if source is not None:
         atomic_write_text(output / "kern" / f"{stem}.krn", source)
     page_document(stem, size, geometry, parameters).write(output / "page" / f"{stem}.xml")

@@ -1,0 +1,123 @@
+"""quire evaluate: how close predictions are to ground truth, as JSON and Markdown.
+
+Layers (pixel level): for every layer, precision = |predicted ∩ true| / |predicted|,
+recall = |predicted ∩ true| / |true|, F1 = their harmonic mean, pooled over all
+pages (pixels of every page counted together).
+
+Staves (line level): a true staff is found when a predicted staff line's bounding
+box overlaps it with intersection over union ≥ 0.5; recall = found / true staves,
+precision = matched predicted / predicted staves.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quire.errors import InputError, QuireError
+from quire.io import atomic_write_text
+from quire.layers import read_layer
+
+
+def _pages(folder: Path, pattern: str) -> dict[str, Path]:
+    found = {p.parent.name if pattern == "*/" else p.stem: p for p in sorted(folder.glob(pattern))}
+    if not found:
+        raise QuireError(f"{folder}: nothing to evaluate ({pattern})")
+    return found
+
+
+def layer_scores(predicted: Path, truth: Path, layers: list[str] | None = None) -> dict[str, Any]:
+    """Pixel precision / recall / F1 per layer of ``predicted/<stem>/`` against ``truth/``."""
+    pred = {p.name: p for p in sorted(predicted.iterdir()) if p.is_dir()}
+    true = {p.name: p for p in sorted(truth.iterdir()) if p.is_dir()}
+    stems = sorted(pred.keys() & true.keys())
+    if not stems:
+        raise QuireError(f"no page has layers in both {predicted} and {truth}")
+    if layers is None:
+        layers = sorted({p.stem for p in true[stems[0]].glob("*.png")} - {"labels"})
+    counts = {name: np.zeros(3, np.int64) for name in layers}  # tp, predicted, true
+    for stem in stems:
+        for name in layers:
+            paths = pred[stem] / f"{name}.png", true[stem] / f"{name}.png"
+            if not paths[0].exists() or not paths[1].exists():
+                raise InputError(paths[0] if not paths[0].exists() else paths[1], "missing layer")
+            p, t = read_layer(paths[0]), read_layer(paths[1])
+            if p.shape != t.shape:
+                raise InputError(
+                    paths[0], f"is {p.shape[1]}x{p.shape[0]}, the truth {t.shape[1]}x{t.shape[0]}"
+                )
+            counts[name] += (int((p & t).sum()), int(p.sum()), int(t.sum()))
+    scores = {}
+    for name, (tp, npred, ntrue) in counts.items():
+        precision = tp / npred if npred else float(ntrue == 0)
+        recall = tp / ntrue if ntrue else float(npred == 0)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores[name] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "true_pixels": int(ntrue),
+        }
+    return {"pages": len(stems), "layers": scores}
+
+
+def _staff_boxes(path: Path) -> list[tuple[float, float, float, float]]:
+    from quire.pagexml import PageDocument
+
+    boxes = []
+    for line in PageDocument.read(path).text_lines():
+        if line.custom_get("structure") == {"type": "staff"} and line.coords:
+            xs, ys = zip(*line.coords, strict=True)
+            boxes.append((min(xs), min(ys), max(xs), max(ys)))
+    return boxes
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def staff_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[str, Any]:
+    """Staves found (IoU ≥ ``threshold``) in ``predicted/*.xml`` against ``truth/*.xml``."""
+    pred, true = _pages(predicted, "*.xml"), _pages(truth, "*.xml")
+    stems = sorted(pred.keys() & true.keys())
+    total = found = predicted_total = matched = 0
+    missed: list[str] = []
+    for stem in stems:
+        p, t = _staff_boxes(pred[stem]), _staff_boxes(true[stem])
+        hits = [max((_iou(a, b) for b in p), default=0.0) >= threshold for a in t]
+        total, found, predicted_total = total + len(t), found + sum(hits), predicted_total + len(p)
+        matched += sum(max((_iou(b, a) for a in t), default=0.0) >= threshold for b in p)
+        if not all(hits):
+            missed.append(stem)
+    return {
+        "pages": len(stems),
+        "true_staves": total,
+        "predicted_staves": predicted_total,
+        "recall": found / total if total else 1.0,
+        "precision": matched / predicted_total if predicted_total else 1.0,
+        "iou_threshold": threshold,
+        "pages_with_missed_staves": missed,
+    }
+
+
+def write_report(report: dict[str, Any], output: Path, title: str) -> None:
+    """``output.json`` and ``output.md``."""
+    atomic_write_text(output.with_suffix(".json"), json.dumps(report, indent=2) + "\n")
+    lines = [f"# {title}", ""]
+    if "layers" in report:
+        lines += ["| layer | precision | recall | F1 |", "|---|---|---|---|"]
+        lines += [
+            f"| {name} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} |"
+            for name, s in report["layers"].items()
+        ]
+    else:
+        lines += [f"- {key}: {value}" for key, value in report.items()]
+    atomic_write_text(output.with_suffix(".md"), "\n".join(lines) + "\n")

@@ -1,0 +1,46 @@
+"""Layer masks on disk: one PNG per layer, alpha 255 where a pixel belongs to it.
+
+This is the Pixel.js / Paco layer format. quire stores each as a two-colour
+palette PNG with a transparent index, which every reader sees as RGBA.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from quire.io import atomic_save_image
+
+COLOURS = {
+    "background": (255, 255, 255),
+    "staff": (214, 39, 40),
+    "symbols": (31, 119, 180),
+    "text": (44, 160, 44),
+    "baselines": (255, 127, 14),
+}
+_SPARE = [(148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34)]
+
+
+def colour(name: str, index: int) -> tuple[int, int, int]:
+    """The colour of a layer: a known name's own, else a spare one by index."""
+    return COLOURS.get(name, _SPARE[index % len(_SPARE)])
+
+
+def save_layer(path: Path, mask: np.ndarray, rgb: tuple[int, int, int]) -> None:
+    """Write ``mask`` (nonzero = in the layer) as a layer PNG of colour ``rgb``."""
+    from PIL import Image
+
+    layer = Image.fromarray(
+        (mask > 0).view(np.uint8) if mask.dtype == bool else (mask > 0).astype(np.uint8), "P"
+    )
+    layer.putpalette([0, 0, 0, *rgb])
+    atomic_save_image(path, layer, compress_level=1, transparency=0)
+
+
+def read_layer(path: Path) -> np.ndarray:
+    """A layer PNG as a boolean mask (alpha 255)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGBA"))[..., 3] == 255

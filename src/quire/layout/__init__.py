@@ -1,0 +1,1 @@
+"""Layout: a multi-class pixel classifier (one UNet for every layer) and its data."""

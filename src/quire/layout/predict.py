@@ -1,0 +1,140 @@
+"""quire layout predict: every pixel of a page labelled, tile by tile, in bounded memory.
+
+Tiles overlap; their class probabilities are blended with weights that fall off
+linearly towards tile edges, so seams vanish. Output per page:
+``layers/<stem>/<layer>.png`` (Pixel.js / Paco layers) and
+``layers/<stem>/labels.png`` (the label map: pixel value = layer index).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quire.batch import BatchResult, run_batch
+from quire.config import LayoutPredictConfig
+from quire.errors import InputError
+from quire.io import atomic_save_image, list_images, read_image
+from quire.layers import colour, save_layer
+from quire.models import load_model
+
+LABELS = "labels.png"
+
+
+@dataclass
+class LayoutModel:
+    net: Any  # LayoutNet
+    meta: dict[str, Any]
+    device: Any
+
+    @property
+    def layers(self) -> list[str]:
+        return self.meta["layers"]
+
+
+def load_layout_model(path: Path, device: str = "auto") -> LayoutModel:
+    """Load a layout model directory onto ``device``."""
+    from quire.layout.model import LayoutNet, pick_device
+
+    state, meta = load_model(path, "layout")
+    arch = meta["architecture"]
+    net = LayoutNet(len(meta["layers"]), arch["depth"], arch["width"], arch["norm"], arch["scale"])
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        raise InputError(path, f"weights do not fit model.json ({exc})") from None
+    target = pick_device(device)
+    return LayoutModel(net.to(target).eval(), meta, target)
+
+
+def _ramp(size: int, overlap: int) -> np.ndarray:
+    ramp = np.ones(size, np.float32)
+    if overlap:
+        edge = np.linspace(1 / (overlap + 1), 1, overlap, dtype=np.float32)
+        ramp[:overlap] = edge
+        ramp[-overlap:] = edge[::-1]
+    return ramp
+
+
+def _starts(length: int, tile: int, step: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    return sorted({*range(0, length - tile, step), length - tile})
+
+
+def predict_probabilities(
+    model: LayoutModel, gray: np.ndarray, tile: int = 1024, overlap: int = 64, batch_size: int = 2
+) -> np.ndarray:
+    """Class probabilities (classes × H × W, float32) of a grayscale page."""
+    import torch
+
+    from quire.layout.model import to_input
+
+    height, width = gray.shape
+    classes = len(model.layers)
+    tile_h, tile_w = min(tile, height), min(tile, width)
+    step_h, step_w = max(1, tile_h - overlap), max(1, tile_w - overlap)
+    boxes = [
+        (y, x) for y in _starts(height, tile_h, step_h) for x in _starts(width, tile_w, step_w)
+    ]
+    weight = np.outer(
+        _ramp(tile_h, min(overlap, tile_h // 2)), _ramp(tile_w, min(overlap, tile_w // 2))
+    )
+    total = np.zeros((classes, height, width), np.float32)
+    norm = np.zeros((height, width), np.float32)
+    with torch.inference_mode():
+        for i in range(0, len(boxes), batch_size):
+            chunk = boxes[i : i + batch_size]
+            batch = torch.cat([to_input(gray[y : y + tile_h, x : x + tile_w]) for y, x in chunk])
+            probs = torch.softmax(model.net(batch.to(model.device)), dim=1).float().cpu().numpy()
+            for (y, x), p in zip(chunk, probs, strict=True):
+                total[:, y : y + tile_h, x : x + tile_w] += p * weight
+                norm[y : y + tile_h, x : x + tile_w] += weight
+    return total / norm
+
+
+def write_layers(
+    folder: Path, labels: np.ndarray, layers: list[str], colours: list[list[int]] | None = None
+) -> None:
+    """One layer PNG per layer and the label map."""
+    from PIL import Image
+
+    for index, name in enumerate(layers):
+        rgb = tuple(colours[index]) if colours else colour(name, index)
+        save_layer(folder / f"{name}.png", labels == index, rgb)
+    atomic_save_image(folder / LABELS, Image.fromarray(labels.astype(np.uint8), "L"))
+
+
+def predict_page(path: Path, work: Path, model: LayoutModel, config: LayoutPredictConfig) -> None:
+    gray = np.asarray(read_image(path, "L", config.max_pixels))
+    probs = predict_probabilities(model, gray, config.tile, config.overlap, config.batch_size)
+    labels = probs.argmax(axis=0).astype(np.uint8)
+    write_layers(work / "layers" / path.stem, labels, model.layers, model.meta.get("colours"))
+    if config.pixeljs:
+        folder = work / "pixeljs" / path.stem
+        for index, name in enumerate(model.layers):
+            save_layer(
+                folder / f"rgba PNG - Layer {index}{' (Background)' if index == 0 else ''}.png",
+                labels == index,
+                colour(name, index),
+            )
+        (folder / "layers.json").write_text(json.dumps(dict(enumerate(model.layers))) + "\n")
+
+
+def predict_layout(
+    images: Path, work: Path, model_dir: Path, config: LayoutPredictConfig
+) -> BatchResult:
+    """Label every image of ``images`` (a folder or one image) into ``work/layers``."""
+    paths = [images] if images.is_file() else list_images(images)
+    model = load_layout_model(model_dir, config.device)
+    return run_batch(
+        paths,
+        lambda p: predict_page(p, work, model, config),
+        description="layout predict",
+        name=str,
+        noun="page",
+    )

@@ -1,0 +1,289 @@
+"""quire layout train: one multi-class pixel classifier for every layer.
+
+Patches are sampled balanced per layer (a layer is drawn uniformly, then one of
+its pixels, and the patch is cut around it), augmented, and scored with cross
+entropy only where pixels are labelled. Validation computes pixel F1 per layer on
+whole held-out pages; the best model is kept and training stops when it has not
+improved for ``patience`` validations. A base model can be fine-tuned; layers it
+lacks are added (their output weights start fresh).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from quire.batch import BatchResult, progress, run_batch
+from quire.config import LayoutTrainConfig
+from quire.errors import InputError, QuireError
+from quire.layers import colour
+from quire.layout.data import IGNORE, Sample, find_samples, read_layer_folder, read_pixeljs_zip
+from quire.models import git_commit, save_model
+
+if TYPE_CHECKING:
+    import albumentations as A
+
+log = logging.getLogger("quire")
+_POINTS_PER_CLASS = 4096
+
+
+def load_samples(inputs: list[Path], config: LayoutTrainConfig) -> tuple[list[Sample], BatchResult]:
+    """Read every sample; bad ones are reported and left out."""
+    samples: list[Sample] = []
+
+    def read(entry: tuple[str, Path, str | None]) -> None:
+        kind, path, stem = entry
+        if kind == "zip":
+            sample, count = read_pixeljs_zip(path, config.max_pixels)
+            if count != len(config.layers):
+                raise InputError(
+                    path,
+                    f"has {count} layers, the configuration names "
+                    f"{len(config.layers)} ({', '.join(config.layers)})",
+                )
+        else:
+            sample = read_layer_folder(path, stem, config.layers, config.max_pixels)
+        samples.append(sample)
+
+    result = run_batch(
+        find_samples(inputs),
+        read,
+        description="read pages",
+        name=lambda e: str(e[1] if e[2] is None else e[1] / e[2]),
+        noun="page",
+    )
+    return samples, result
+
+
+class PatchSampler:
+    """Balanced patches: a layer uniformly, one of its pixels, a patch around it."""
+
+    def __init__(self, samples: list[Sample], classes: int, patch: int, seed: int) -> None:
+        self.samples, self.patch = samples, patch
+        self.rng = np.random.default_rng(seed)
+        self.points: list[dict[int, np.ndarray]] = []
+        for sample in samples:
+            per_class = {}
+            for c in range(classes):
+                ys, xs = np.nonzero(sample.labels == c)
+                if len(ys):
+                    pick = self.rng.choice(len(ys), min(len(ys), _POINTS_PER_CLASS), replace=False)
+                    per_class[c] = np.stack([ys[pick], xs[pick]], axis=1)
+            self.points.append(per_class)
+
+    def __call__(self) -> tuple[np.ndarray, np.ndarray]:
+        index = int(self.rng.integers(len(self.samples)))
+        sample, points = self.samples[index], self.points[index]
+        c = self.rng.choice(list(points))
+        y, x = points[c][self.rng.integers(len(points[c]))]
+        height, width = sample.image.shape
+        size = self.patch
+        top = int(np.clip(y - self.rng.integers(size), 0, max(0, height - size)))
+        left = int(np.clip(x - self.rng.integers(size), 0, max(0, width - size)))
+        image = np.full((size, size), 255, np.uint8)
+        labels = np.full((size, size), IGNORE, np.uint8)
+        crop = (slice(top, top + size), slice(left, left + size))
+        h, w = sample.image[crop].shape
+        image[:h, :w] = sample.image[crop]
+        labels[:h, :w] = sample.labels[crop]
+        return image, labels
+
+
+def _augmenter(seed: int) -> A.Compose:
+    import albumentations as A
+
+    return A.Compose(
+        [
+            A.Affine(
+                scale=(0.85, 1.15), rotate=(-2, 2), border_mode=0, fill=255, fill_mask=IGNORE, p=0.5
+            ),
+            A.RandomBrightnessContrast(0.2, 0.3, p=0.5),
+            A.GaussianBlur(blur_limit=(3, 3), p=0.2),
+            A.GaussNoise(std_range=(0.02, 0.06), p=0.3),
+        ],
+        seed=seed,
+    )
+
+
+def pixel_scores(predicted: np.ndarray, truth: np.ndarray, classes: int) -> dict[str, list]:
+    """Precision, recall, F1 and true pixel count per class where ``truth`` is labelled."""
+    known = truth != IGNORE
+    scores: dict[str, list] = {"precision": [], "recall": [], "f1": [], "true_pixels": []}
+    for c in range(classes):
+        p, t = (predicted == c) & known, (truth == c) & known
+        tp, npred, ntrue = int((p & t).sum()), int(p.sum()), int(t.sum())
+        precision = tp / npred if npred else float(not ntrue)
+        recall = tp / ntrue if ntrue else float(not npred)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        for key, value in (
+            ("precision", precision),
+            ("recall", recall),
+            ("f1", f1),
+            ("true_pixels", ntrue),
+        ):
+            scores[key].append(value)
+    return scores
+
+
+def selection_score(scores: dict[str, list]) -> float:
+    """Mean F1 of the layers other than the first (background) that occur in the truth."""
+    present = [f for f, n in zip(scores["f1"][1:], scores["true_pixels"][1:], strict=True) if n]
+    return float(np.mean(present)) if present else scores["f1"][0]
+
+
+def _validate(model: Any, pages: list[Sample], classes: int) -> dict[str, list[float]]:
+    from quire.layout.predict import predict_probabilities
+
+    model.net.eval()
+    predicted = [predict_probabilities(model, s.image).argmax(0) for s in pages]
+    model.net.train()
+    return pixel_scores(
+        np.concatenate([p.ravel() for p in predicted]),
+        np.concatenate([s.labels.ravel() for s in pages]),
+        classes,
+    )
+
+
+def _initial_state(net: Any, base: Path | None, layers: list[str]) -> dict[str, Any]:
+    """Provenance of the start; loads the base model's weights, widening for new layers."""
+    if base is None:
+        return {}
+    from quire.models import load_model
+
+    state, meta = load_model(base, "layout")
+    old = meta["layers"]
+    if old != layers[: len(old)]:
+        raise QuireError(f"{base}: its layers {old} must start the configured layers {layers}")
+    own = net.state_dict()
+    count = len(old)
+    for key, value in state.items():
+        if key not in own or own[key].dim() != value.dim():
+            raise QuireError(f"{base}: weight {key} does not fit this architecture")
+        if own[key].shape == value.shape:
+            own[key] = value
+        elif key == "refine.weight":  # inputs: old logits, then the page
+            own[key][:count, :count] = value[:, :count]
+            own[key][:count, -1] = value[:, -1]
+        elif own[key].shape[1:] == value.shape[1:]:  # output rows of the old layers
+            own[key][:count] = value
+        else:
+            raise QuireError(f"{base}: weight {key} does not fit this architecture")
+    net.load_state_dict(own)
+    return {"base_model": str(base), "base_layers": old}
+
+
+def train_layout(
+    inputs: list[Path], model_dir: Path, config: LayoutTrainConfig, base_model: Path | None = None
+) -> BatchResult:
+    """Train a layout model on ``inputs`` (Pixel.js zips, synth folders) into ``model_dir``."""
+    import torch
+
+    from quire.layout.model import LayoutNet, pick_device, to_input
+    from quire.layout.predict import LayoutModel
+
+    samples, result = load_samples(inputs, config)
+    if not samples:
+        raise QuireError("no usable training page")
+    random.Random(config.seed).shuffle(samples)
+    val_count = round(len(samples) * config.val_fraction) if len(samples) > 1 else 0
+    if config.val_fraction and len(samples) > 1:
+        val_count = max(1, val_count)
+    val, train = samples[:val_count], samples[val_count:]
+    classes = len(config.layers)
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    net = LayoutNet(classes, config.depth, config.width, config.norm, config.scale)
+    provenance = _initial_state(net, base_model, config.layers)
+    net.to(device).train()
+    model = LayoutModel(net, {"layers": config.layers}, device)
+    sampler = PatchSampler(train, classes, config.patch, config.seed)
+    augment = _augmenter(config.seed)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, config.learning_rate, total_steps=config.steps, pct_start=0.1
+    )
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
+    best: tuple[float, dict[str, Any], dict[str, Any]] | None = None
+    stale, start = 0, time.monotonic()
+    with progress("train layout", config.steps) as advance:
+        for step in range(1, config.steps + 1):
+            advance()
+            images, labels = [], []
+            for _ in range(config.batch_size):
+                image, mask = sampler()
+                out = augment(image=image, mask=mask)
+                images.append(to_input(out["image"]))
+                labels.append(torch.from_numpy(out["mask"].astype(np.int64)))
+            x, y = torch.cat(images).to(device), torch.stack(labels).to(device)
+            loss = loss_fn(net(x), y)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            if step % config.validate_every and step != config.steps:
+                continue
+            scores = _validate(model, val or train[:1], classes)
+            score = selection_score(scores)
+            log.info(
+                "step %d: loss %.4f, F1 %s (%.0f s)",
+                step,
+                loss.item(),
+                " ".join(f"{n}={f:.4f}" for n, f in zip(config.layers, scores["f1"], strict=True)),
+                time.monotonic() - start,
+            )
+            if best is None or score > best[0]:
+                best = (
+                    score,
+                    {k: v.detach().clone() for k, v in net.state_dict().items()},
+                    {"step": step, **scores},
+                )
+                stale = 0
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    log.info("no improvement in %d validations: stopping", stale)
+                    break
+    assert best is not None
+    save_model(model_dir, best[1], _meta(config, best[2], len(train), len(val), provenance, inputs))
+    log.info("model written to %s (validation F1 %.4f)", model_dir, best[0])
+    return result
+
+
+def _meta(
+    config: LayoutTrainConfig,
+    metrics: dict[str, Any],
+    train: int,
+    val: int,
+    provenance: dict[str, Any],
+    inputs: list[Path],
+) -> dict[str, Any]:
+    from quire import __version__
+
+    return {
+        "kind": "layout",
+        "layers": config.layers,
+        "colours": [list(colour(name, i)) for i, name in enumerate(config.layers)],
+        "architecture": {
+            "name": "unet",
+            "depth": config.depth,
+            "width": config.width,
+            "norm": config.norm,
+            "scale": config.scale,
+        },
+        "input": {"channels": 1, "normalisation": "ink = 1 - gray / 255"},
+        "training": {
+            "data": [str(p) for p in inputs],
+            "train_pages": train,
+            "val_pages": val,
+            "config": config.model_dump(mode="json"),
+            "quire": __version__,
+            "commit": git_commit(),
+            **provenance,
+        },
+        "metrics": {"validation": metrics},
+    }

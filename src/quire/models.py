@@ -1,0 +1,81 @@
+"""Model directories: ``model.safetensors`` (weights) and ``model.json`` (everything else).
+
+Loading needs nothing but the directory and never runs code from it. Writing goes
+to a temporary directory beside the target that is renamed into place, so a
+killed writer never leaves a half-written model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quire.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
+
+WEIGHTS = "model.safetensors"
+META = "model.json"
+
+
+def git_commit() -> str | None:
+    """The commit of the quire checkout, when running from one."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def save_model(path: Path, state: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Write a model directory atomically (replacing one that is there)."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in state.items()}, str(staging / WEIGHTS)
+        )
+        (staging / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            path.replace(old)
+        staging.replace(path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def load_model(path: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a model directory of ``kind``; a clear :class:`InputError` when unusable."""
+    from safetensors.torch import load_file
+
+    if not (path / META).is_file() or not (path / WEIGHTS).is_file():
+        raise InputError(path, f"not a model directory (needs {WEIGHTS} and {META})")
+    try:
+        meta = json.loads((path / META).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(path / META, f"unreadable ({exc})") from None
+    if meta.get("kind") != kind:
+        raise InputError(path, f"is a {meta.get('kind')!r} model, not a {kind!r} model")
+    try:
+        state = load_file(str(path / WEIGHTS))
+    except Exception as exc:  # safetensors raises several types for corrupt files
+        raise InputError(path / WEIGHTS, f"unreadable weights ({exc})") from None
+    return state, meta
