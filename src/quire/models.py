@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quire.errors import InputError
+from quire.io import umask
 
 if TYPE_CHECKING:
     import torch
@@ -49,6 +50,10 @@ def save_model(path: Path, state: dict[str, torch.Tensor], meta: dict[str, Any])
             {k: v.detach().cpu().contiguous() for k, v in state.items()}, str(staging / WEIGHTS)
         )
         (staging / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        mask = umask()
+        staging.chmod(0o777 & ~mask)  # mkdtemp makes it private; a model is for sharing
+        for file in staging.iterdir():
+            file.chmod(0o666 & ~mask)
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old")

@@ -38,6 +38,8 @@ class LayoutModel:
 
 def load_layout_model(path: Path, device: str = "auto") -> LayoutModel:
     """Load a layout model directory onto ``device``."""
+    import torch
+
     from quire.layout.model import LayoutNet, pick_device
 
     state, meta = load_model(path, "layout")
@@ -48,7 +50,8 @@ def load_layout_model(path: Path, device: str = "auto") -> LayoutModel:
     except RuntimeError as exc:
         raise InputError(path, f"weights do not fit model.json ({exc})") from None
     target = pick_device(device)
-    return LayoutModel(net.to(target).eval(), meta, target)
+    net = net.to(target, memory_format=torch.channels_last).eval()  # twice as fast on CPUs
+    return LayoutModel(net, meta, target)
 
 
 def _ramp(size: int, overlap: int) -> np.ndarray:
@@ -60,10 +63,13 @@ def _ramp(size: int, overlap: int) -> np.ndarray:
     return ramp
 
 
-def _starts(length: int, tile: int, step: int) -> list[int]:
+def _tiling(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
+    """Tile size and starts that cover ``length`` evenly with at least ``overlap``."""
     if length <= tile:
-        return [0]
-    return sorted({*range(0, length - tile, step), length - tile})
+        return length, [0]
+    count = -(-(length - overlap) // (tile - overlap))
+    size = min(length, -(-(length + (count - 1) * overlap) // count + 15) // 16 * 16)
+    return size, sorted({round(i * (length - size) / (count - 1)) for i in range(count)})
 
 
 def predict_probabilities(
@@ -75,26 +81,24 @@ def predict_probabilities(
     from quire.layout.model import to_input
 
     height, width = gray.shape
-    classes = len(model.layers)
-    tile_h, tile_w = min(tile, height), min(tile, width)
-    step_h, step_w = max(1, tile_h - overlap), max(1, tile_w - overlap)
-    boxes = [
-        (y, x) for y in _starts(height, tile_h, step_h) for x in _starts(width, tile_w, step_w)
-    ]
-    weight = np.outer(
-        _ramp(tile_h, min(overlap, tile_h // 2)), _ramp(tile_w, min(overlap, tile_w // 2))
+    tile_h, ys = _tiling(height, tile, overlap)
+    tile_w, xs = _tiling(width, tile, overlap)
+    boxes = [(y, x) for y in ys for x in xs]
+    weight = torch.from_numpy(
+        np.outer(_ramp(tile_h, min(overlap, tile_h // 2)), _ramp(tile_w, min(overlap, tile_w // 2)))
     )
-    total = np.zeros((classes, height, width), np.float32)
-    norm = np.zeros((height, width), np.float32)
+    total = torch.zeros((len(model.layers), height, width))
+    norm = torch.zeros((height, width))
     with torch.inference_mode():
         for i in range(0, len(boxes), batch_size):
             chunk = boxes[i : i + batch_size]
             batch = torch.cat([to_input(gray[y : y + tile_h, x : x + tile_w]) for y, x in chunk])
-            probs = torch.softmax(model.net(batch.to(model.device)), dim=1).float().cpu().numpy()
+            batch = batch.to(model.device, memory_format=torch.channels_last)
+            probs = torch.softmax(model.net(batch), dim=1).float().cpu()
             for (y, x), p in zip(chunk, probs, strict=True):
-                total[:, y : y + tile_h, x : x + tile_w] += p * weight
-                norm[y : y + tile_h, x : x + tile_w] += weight
-    return total / norm
+                total[:, y : y + tile_h, x : x + tile_w].addcmul_(p, weight)
+                norm[y : y + tile_h, x : x + tile_w].add_(weight)
+        return total.div_(norm).numpy()
 
 
 def write_layers(
