@@ -35,7 +35,13 @@ done
 work=${work:-$out/.work}
 recipe="$QUIRE_ROOT/configs/layout-default.yaml"
 
-"$here/generate-synthetic-data.sh" "$work/layout-data" --config "$recipe"
+rc=0
+"$here/generate-synthetic-data.sh" "$work/layout-data" --config "$recipe" || rc=$?
+case "$rc" in
+  0) ;;
+  1) QUIRE_FAILED=1 ;; # some pages failed: train on the others
+  *) exit "$rc" ;;
+esac
 quire_run_stage layout-train "$work" layout train "$work/layout-data/music" \
   -o "$out/layout-default" --config "$recipe"
 quire_finish

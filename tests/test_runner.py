@@ -101,6 +101,9 @@ def test_engine_flags_and_bad_settings(tmp_path):
     assert result.returncode == 2 and "--gpu must be none, all or GPU ids" in result.stderr
     result = bash("QUIRE_RUNNER=cloud quire_resolve_runner binarize")
     assert result.returncode == 2 and "--runner must be auto, docker or local" in result.stderr
+    for setting in ("QUIRE_RUNNER=cloud", "QUIRE_GPU=first"):  # the stage never runs
+        result = bash(f"{setting} quire_run_stage binarize {tmp_path}/w binarize a b\necho ran")
+        assert result.returncode == 2 and "ran" not in result.stdout
 
 
 def test_auto_runs_locally_without_an_engine_or_image(tmp_path):

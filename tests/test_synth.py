@@ -103,6 +103,32 @@ def test_music_ground_truth_is_valid_and_matches_the_rendering(clean_pages, vali
 
 
 def test_staff_transcriptions_cover_the_score_in_order(clean_pages):
+    assert_transcriptions_cover_the_kern(clean_pages)
+
+
+def test_music_longer_than_a_page_is_cut_at_the_page(tmp_path):
+    out = tmp_path / "short"
+    synth(
+        "music",
+        str(out),
+        "--pages",
+        "3",
+        "--seed",
+        "2",
+        "--page-height-mm",
+        "90",
+        "--staff-size-min-mm",
+        "9",
+        "--staff-size-max-mm",
+        "10",
+        *SMALL,
+    )
+    assert_transcriptions_cover_the_kern(out)
+
+
+def assert_transcriptions_cover_the_kern(folder: Path) -> None:
+    """The staves' texts, system after system, are the page's **kern spine by spine."""
+    clean_pages = folder
     for path in sorted((clean_pages / "page").glob("*.xml")):
         doc = PageDocument.read(path)
         score = parse_kern((clean_pages / "kern" / f"{path.stem}.krn").read_text())

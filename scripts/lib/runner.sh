@@ -115,6 +115,8 @@ quire_run_stage() {
   local stage=$1 work=$2 log marker rc=0 start
   shift 2
   local -a cmd
+  quire_resolve_runner "$stage" >/dev/null # die here, not in a subshell, on bad settings
+  quire_gpu_flags >/dev/null
   [[ "${QUIRE_DRY_RUN:-0}" == 1 ]] || mkdir -p "$work"
   mapfile -t cmd < <(quire_stage_command "$stage" "$@")
   [[ ${#cmd[@]} -gt 0 ]] || quire_die "stage '$stage': could not build its command"

@@ -49,6 +49,10 @@ def stage(func: Callable[..., Any]) -> Callable[..., Any]:
             for line in str(exc).splitlines():
                 log.error("%s", line)
             sys.exit(EXIT_USAGE)
+        except (OSError, ValueError, RuntimeError) as exc:  # a whole-call problem, one line
+            log.error("%s: %s", type(exc).__name__, exc)
+            log.debug("traceback", exc_info=True)
+            sys.exit(EXIT_USAGE)
         if result is not None:
             log.info("%s", result.summary())
             if not result.ok:
@@ -59,7 +63,7 @@ def stage(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="quire")
-@click.option("-v", "--verbose", count=True, help="More output (-vv for debugging).")
+@click.option("-v", "--verbose", count=True, help="Debugging output.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 def cli(verbose: int, quiet: bool) -> None:
     """quire: scans of music and text documents to PageXML, **kern, MusicXML and MIDI.

@@ -152,7 +152,9 @@ class LayoutTrainConfig(StageConfig):
     val_fraction: float = Field(0.1, ge=0, lt=1, description="Share of pages for validation.")
     seed: int = Field(0, description="Seed of sampling, split and initialisation.")
     max_pixels: int = Field(60_000_000, gt=0, description="Refuse larger pages.")
-    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N."
+    )
 
 
 class LayoutPredictConfig(StageConfig):
@@ -165,7 +167,9 @@ class LayoutPredictConfig(StageConfig):
     batch_size: int = Field(2, ge=1, description="Tiles per forward pass.")
     pixeljs: bool = Field(False, description="Also write Pixel.js layer PNGs to correct.")
     max_pixels: int = Field(200_000_000, gt=0, description="Refuse larger images.")
-    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N."
+    )
 
 
 class ExtractConfig(StageConfig):
@@ -194,6 +198,8 @@ def read_config_file(path: Path) -> dict[str, dict[str, Any]]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -22,8 +22,16 @@ from quire.io import atomic_write_text
 from quire.layers import read_layer
 
 
+def precision_recall_f1(tp: int, predicted: int, true: int) -> tuple[float, float, float]:
+    """The definitions above; with nothing predicted and nothing true, all are 1."""
+    precision = tp / predicted if predicted else float(true == 0)
+    recall = tp / true if true else float(predicted == 0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
 def _pages(folder: Path, pattern: str) -> dict[str, Path]:
-    found = {p.parent.name if pattern == "*/" else p.stem: p for p in sorted(folder.glob(pattern))}
+    found = {p.stem: p for p in sorted(folder.glob(pattern))}
     if not found:
         raise QuireError(f"{folder}: nothing to evaluate ({pattern})")
     return found
@@ -33,18 +41,22 @@ def layer_scores(predicted: Path, truth: Path, layers: list[str] | None = None) 
     """Pixel precision / recall / F1 per layer of ``predicted/<stem>/`` against ``truth/``."""
     pred = {p.name: p for p in sorted(predicted.iterdir()) if p.is_dir()}
     true = {p.name: p for p in sorted(truth.iterdir()) if p.is_dir()}
-    stems = sorted(pred.keys() & true.keys())
-    if not stems:
+    if not pred.keys() & true.keys():
         raise QuireError(f"no page has layers in both {predicted} and {truth}")
+    stems = sorted(true)  # a page without a prediction misses all its pixels
     if layers is None:
         layers = sorted({p.stem for p in true[stems[0]].glob("*.png")} - {"labels"})
     counts = {name: np.zeros(3, np.int64) for name in layers}  # tp, predicted, true
     for stem in stems:
         for name in layers:
-            paths = pred[stem] / f"{name}.png", true[stem] / f"{name}.png"
-            if not paths[0].exists() or not paths[1].exists():
-                raise InputError(paths[0] if not paths[0].exists() else paths[1], "missing layer")
-            p, t = read_layer(paths[0]), read_layer(paths[1])
+            paths = (
+                (pred[stem] if stem in pred else predicted / stem) / f"{name}.png",
+                true[stem] / f"{name}.png",
+            )
+            if not paths[1].exists() or (stem in pred and not paths[0].exists()):
+                raise InputError(paths[0] if paths[1].exists() else paths[1], "missing layer")
+            t = read_layer(paths[1])
+            p = read_layer(paths[0]) if stem in pred else np.zeros_like(t)
             if p.shape != t.shape:
                 raise InputError(
                     paths[0], f"is {p.shape[1]}x{p.shape[0]}, the truth {t.shape[1]}x{t.shape[0]}"
@@ -52,9 +64,7 @@ def layer_scores(predicted: Path, truth: Path, layers: list[str] | None = None) 
             counts[name] += (int((p & t).sum()), int(p.sum()), int(t.sum()))
     scores = {}
     for name, (tp, npred, ntrue) in counts.items():
-        precision = tp / npred if npred else float(ntrue == 0)
-        recall = tp / ntrue if ntrue else float(npred == 0)
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        precision, recall, f1 = precision_recall_f1(tp, npred, ntrue)
         scores[name] = {
             "precision": precision,
             "recall": recall,
@@ -87,11 +97,13 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 def staff_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[str, Any]:
     """Staves found (IoU ≥ ``threshold``) in ``predicted/*.xml`` against ``truth/*.xml``."""
     pred, true = _pages(predicted, "*.xml"), _pages(truth, "*.xml")
-    stems = sorted(pred.keys() & true.keys())
+    if not pred.keys() & true.keys():
+        raise QuireError(f"no page of {truth} has a prediction in {predicted}")
+    stems = sorted(true)  # a page without a prediction misses all its staves
     total = found = predicted_total = matched = 0
     missed: list[str] = []
     for stem in stems:
-        p, t = _staff_boxes(pred[stem]), _staff_boxes(true[stem])
+        p, t = (_staff_boxes(pred[stem]) if stem in pred else []), _staff_boxes(true[stem])
         hits = [max((_iou(a, b) for b in p), default=0.0) >= threshold for a in t]
         total, found, predicted_total = total + len(t), found + sum(hits), predicted_total + len(p)
         matched += sum(max((_iou(b, a) for a in t), default=0.0) >= threshold for b in p)

@@ -1,13 +1,12 @@
 """quire extract: layer masks to PageXML geometry (staves, systems, text lines, regions).
 
-Staves. The staff-line layer is cut into vertical strips; in each strip the rows
-where staff-line pixels run across most of the strip are line candidates. Candidates
-are linked from strip to strip into tracks (each step may move a little, so skew
-and curvature are followed, and a track may skip strips where a line is broken).
-Long tracks are staff lines; consecutive lines about one staff space apart, five
-at a time, are a staff. Its baseline follows the bottom line strip by strip; its
-polygon spans 2.5 staff spaces above and below the lines, never more than half
-way to the neighbouring staff.
+Staves. The staff-line layer is closed horizontally over the gaps noteheads leave and
+split into connected components; each long component is a line, followed column by
+column (every page width / ``strips`` pixels), so skew and curvature are kept.
+Pieces of a broken line are joined end to end. Each line's nearest neighbour below,
+where both run, forms chains; five lines about one staff space apart make a staff.
+Its baseline follows the bottom line; its polygon spans 2.5 staff spaces above and
+below the lines, never more than half way to the neighbouring staff.
 
 Systems. Two staves one above the other belong to one system when the symbols
 layer bridges the gap between them (barlines, braces) in a few columns.

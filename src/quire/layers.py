@@ -31,9 +31,7 @@ def save_layer(path: Path, mask: np.ndarray, rgb: tuple[int, int, int]) -> None:
     """Write ``mask`` (nonzero = in the layer) as a layer PNG of colour ``rgb``."""
     from PIL import Image
 
-    layer = Image.fromarray(
-        (mask > 0).view(np.uint8) if mask.dtype == bool else (mask > 0).astype(np.uint8), "P"
-    )
+    layer = Image.fromarray((mask > 0).view(np.uint8), "P")
     layer.putpalette([0, 0, 0, *rgb])
     atomic_save_image(path, layer, compress_level=1, transparency=0)
 

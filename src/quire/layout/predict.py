@@ -1,4 +1,6 @@
-"""quire layout predict: every pixel of a page labelled, tile by tile, in bounded memory.
+"""quire layout predict: every pixel of a page labelled, tile by tile.
+
+Memory holds the page's class probabilities (classes × H × W) and one batch of tiles.
 
 Tiles overlap; their class probabilities are blended with weights that fall off
 linearly towards tile edges, so seams vanish. Output per page:
@@ -43,8 +45,12 @@ def load_layout_model(path: Path, device: str = "auto") -> LayoutModel:
     from quire.layout.model import LayoutNet, pick_device
 
     state, meta = load_model(path, "layout")
-    arch = meta["architecture"]
-    net = LayoutNet(len(meta["layers"]), arch["depth"], arch["width"], arch["norm"], arch["scale"])
+    try:
+        arch = meta["architecture"]
+        layers = meta["layers"]
+    except KeyError as exc:
+        raise InputError(path / "model.json", f"lacks {exc}") from None
+    net = LayoutNet(len(layers), arch["depth"], arch["width"], arch["norm"], arch["scale"])
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:
@@ -68,7 +74,7 @@ def _tiling(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
     if length <= tile:
         return length, [0]
     count = -(-(length - overlap) // (tile - overlap))
-    size = min(length, -(-(length + (count - 1) * overlap) // count + 15) // 16 * 16)
+    size = min(length, (-(-(length + (count - 1) * overlap) // count) + 15) // 16 * 16)
     return size, sorted({round(i * (length - size) / (count - 1)) for i in range(count)})
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from quire.batch import BatchResult, progress, run_batch
 from quire.config import LayoutTrainConfig
 from quire.errors import InputError, QuireError
+from quire.evaluate import precision_recall_f1
 from quire.layers import colour
 from quire.layout.data import IGNORE, Sample, find_samples, read_layer_folder, read_pixeljs_zip
 from quire.models import git_commit, save_model
@@ -117,9 +118,7 @@ def pixel_scores(predicted: np.ndarray, truth: np.ndarray, classes: int) -> dict
     for c in range(classes):
         p, t = (predicted == c) & known, (truth == c) & known
         tp, npred, ntrue = int((p & t).sum()), int(p.sum()), int(t.sum())
-        precision = tp / npred if npred else float(not ntrue)
-        recall = tp / ntrue if ntrue else float(not npred)
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        precision, recall, f1 = precision_recall_f1(tp, npred, ntrue)
         for key, value in (
             ("precision", precision),
             ("recall", recall),
@@ -157,6 +156,14 @@ def _initial_state(net: Any, base: Path | None, layers: list[str]) -> dict[str, 
 
     state, meta = load_model(base, "layout")
     old = meta["layers"]
+    wanted = {"depth": net.unet.depth, "scale": net.scale}
+    differ = [
+        f"{k} {meta['architecture'].get(k)} (configured {v})"
+        for k, v in wanted.items()
+        if meta["architecture"].get(k) != v
+    ]
+    if differ:
+        raise QuireError(f"{base}: its architecture differs: {', '.join(differ)}")
     if old != layers[: len(old)]:
         raise QuireError(f"{base}: its layers {old} must start the configured layers {layers}")
     own = net.state_dict()
@@ -193,6 +200,7 @@ def train_layout(
     val_count = round(len(samples) * config.val_fraction) if len(samples) > 1 else 0
     if config.val_fraction and len(samples) > 1:
         val_count = max(1, val_count)
+    val_count = min(val_count, len(samples) - 1)  # keep a page to train on
     val, train = samples[:val_count], samples[val_count:]
     classes = len(config.layers)
     torch.manual_seed(config.seed)

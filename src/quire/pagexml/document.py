@@ -306,11 +306,8 @@ class Region(TextNode):
     kind = "Region"
 
     def regions(self) -> list[Region]:
-        return [
-            Region(self.doc, e)
-            for e in self.element
-            if isinstance(e.tag, str) and v.is_region(v.local(e))
-        ]
+        """Regions nested directly in this one."""
+        return self._regions()
 
     def text_lines(self) -> list[TextLine]:
         return [TextLine(self.doc, e) for e in self.element.findall(self._q("TextLine"))]
@@ -357,11 +354,7 @@ class Page(Node):
 
     def regions(self) -> list[Region]:
         """Top-level regions in document order."""
-        return [
-            Region(self.doc, e)
-            for e in self.element
-            if isinstance(e.tag, str) and v.is_region(v.local(e))
-        ]
+        return self._regions()
 
     def add_region(
         self, tag: str, id: str, coords: Sequence[Sequence[float]], custom: Custom | None = None

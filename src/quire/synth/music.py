@@ -59,7 +59,6 @@ class System:
 
 @dataclass
 class Rendering:
-    svg: str
     ink: np.ndarray  # uint8 coverage 0…255
     labels: np.ndarray  # uint8 index into LAYERS
     systems: list[System]
@@ -180,9 +179,7 @@ def render(root: etree._Element, size: tuple[int, int]) -> Rendering:
     # background 0, staff 1, symbols 2, text 3 (the order of LAYERS)
     kind = 2 - (red & ~blue).view(np.uint8) + (blue & ~red).view(np.uint8)
     labels = (alpha > 127).view(np.uint8) * kind
-    return Rendering(
-        svg, alpha, labels, _systems(root), (width / vw, height / vh, tx - vx, ty - vy)
-    )
+    return Rendering(alpha, labels, _systems(root), (width / vw, height / vh, tx - vx, ty - vy))
 
 
 def staff_geometry(rendering: Rendering) -> list[list[tuple[np.ndarray, np.ndarray]]]:
@@ -247,11 +244,9 @@ def _transcriptions(
     return texts
 
 
-def _cut_to_systems(kern: str, systems: list[System], keep: int) -> str:
-    """The kern of the first ``keep`` systems (ended with a final barline)."""
-    if keep >= len(systems):
-        return kern
-    stop = systems[keep].first_line
+def _cut_before(kern: str, stop: int) -> str:
+    """The kern before Humdrum line ``stop`` (a system's first line), ended with a final
+    barline."""
     lines = kern.splitlines()
     width = len(next(line for line in lines if line.startswith("**")).split("\t"))
     return (
@@ -315,7 +310,12 @@ def synth_page(index: int, output: Path, config: SynthMusicConfig) -> str:
     systems = _systems(engraved)
     keep = rng.randint(1, config.max_systems)
     if keep < len(systems) or toolkit.getPageCount() > 1:
-        kern = _cut_to_systems(kern, systems, keep)
+        stop = (
+            systems[keep].first_line
+            if keep < len(systems)
+            else _systems(engrave(toolkit, 2))[0].first_line
+        )
+        kern = _cut_before(kern, stop)
         _load(toolkit, kern)
         engraved = engrave(toolkit, 1)
     rendering = render(engraved, page_pixels(config))

@@ -131,7 +131,7 @@ def synth_text_page(
     rendered = []
     for _ in range(rng.randint(config.lines_min, config.lines_max)):
         count = rng.randint(config.words_min, config.words_max)
-        start = rng.randrange(max(1, len(words) - count))
+        start = rng.randrange(max(1, len(words) - count + 1))
         text = " ".join(words[start : start + count])
         family = rng.choice(families)
         style = ("bold" if rng.random() < config.bold_chance else "") + (

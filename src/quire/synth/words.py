@@ -115,7 +115,3 @@ def syllables(rng: random.Random) -> Iterator[str]:
         parts = _split(rng.choice(_WORDS))
         for i, part in enumerate(parts):
             yield ("-" if i else "") + part + ("-" if i < len(parts) - 1 else "")
-
-
-def random_text(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choice(_WORDS) for _ in range(words))
