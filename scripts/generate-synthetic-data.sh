@@ -31,7 +31,10 @@ while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
   if [[ $QUIRE_SHIFT -gt 0 ]]; then shift "$QUIRE_SHIFT" && continue; fi
   case "$1" in
-    -h | --help) usage && exit 0 ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
     --music-pages) music_pages=${2:?--music-pages needs a number} && shift 2 ;;
     --text-pages) text_pages=${2:?--text-pages needs a number} && shift 2 ;;
     --seed) seed=${2:?--seed needs a number} && shift 2 ;;
@@ -45,7 +48,10 @@ while [[ $# -gt 0 ]]; do
       ;;
   esac
 done
-[[ -n "$out" ]] || { usage >&2 && exit 2; }
+[[ -n "$out" ]] || {
+  usage >&2
+  exit 2
+}
 [[ "$text_pages" == 0 || ${#texts[@]} -gt 0 ]] || quire_die "--text-pages needs --texts FILE"
 
 common=()

@@ -352,6 +352,14 @@ def test_generate_synthetic_data_script(tmp_path):
         assert image.width == 1240  # 210 mm at 150 dpi, from the config file
     help_text = subprocess.run([str(script), "--help"], capture_output=True, text=True).stdout
     assert "--music-pages" in help_text and "--runner" in help_text
+    for name in ("generate-synthetic-data.sh", "make-models.sh"):  # a closed pipe ends it
+        piped = subprocess.run(
+            ["bash", "-c", f"{REPO / 'scripts' / name} --help | head -1"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert piped.stdout.startswith("Usage:")
 
 
 def test_ties_are_symbols_not_staff_lines(tmp_path, validate):
