@@ -11,6 +11,7 @@ from quire.pagexml.document import (
     TextLine,
     Word,
     format_points,
+    now,
     parse_points,
 )
 from quire.pagexml.versions import DEFAULT_VERSION, READABLE, WRITABLE
@@ -32,6 +33,7 @@ __all__ = [
     "custom_set",
     "format_custom",
     "format_points",
+    "now",
     "parse_custom",
     "parse_points",
 ]

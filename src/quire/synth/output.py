@@ -119,8 +119,7 @@ def page_document(
     Its timestamps are ``SOURCE_DATE_EPOCH`` or else 1970-01-01, so that the same
     seed and settings give byte-identical files.
     """
-    from quire.pagexml import PageDocument
-    from quire.pagexml.document import now
+    from quire.pagexml import PageDocument, now
 
     stamp = now(default_epoch=0)
     doc = PageDocument.new(f"{stem}.png", *size, stamp=stamp)
