@@ -26,6 +26,7 @@ import numpy as np
 from quire.batch import BatchResult, run_batch
 from quire.config import ExtractConfig
 from quire.errors import InputError
+from quire.geometry import staff_margins
 from quire.layers import read_layer
 
 
@@ -178,22 +179,12 @@ def staff_shapes(staves: list[Staff], step: float) -> list[tuple[list, list]]:
     """Polygon and baseline (page pixels) of each staff."""
     shapes = []
     for staff in staves:
-        above = min(
-            [2.5 * staff.space]
-            + [
-                (staff.top - o.bottom) / 2
-                for o in staves
-                if o is not staff and o.bottom < staff.top and o.x1 > staff.x0 and o.x0 < staff.x1
-            ]
-        )
-        below = min(
-            [2.5 * staff.space]
-            + [
-                (o.top - staff.bottom) / 2
-                for o in staves
-                if o is not staff and o.top > staff.bottom and o.x1 > staff.x0 and o.x0 < staff.x1
-            ]
-        )
+        neighbours = [
+            (o.top, o.bottom)
+            for o in staves
+            if o is not staff and o.x1 > staff.x0 and o.x0 < staff.x1
+        ]
+        above, below = staff_margins(staff.top, staff.bottom, staff.space, neighbours)
         xs = [*np.arange(staff.x0, staff.x1, step), staff.x1]
         top = [(x, staff.lines[0].y_at(x) - above) for x in xs]
         bottom = [(x, staff.lines[-1].y_at(x) + below) for x in reversed(xs)]

@@ -20,7 +20,13 @@ import numpy as np
 from quire.batch import BatchResult, run_batch
 from quire.config import LayoutPredictConfig
 from quire.errors import InputError
-from quire.io import atomic_save_image, list_images, read_image
+from quire.io import (
+    atomic_save_image,
+    atomic_write_bytes,
+    atomic_write_text,
+    list_images,
+    read_image,
+)
 from quire.layers import colour, save_layer
 from quire.models import load_model
 
@@ -123,16 +129,14 @@ def predict_page(path: Path, work: Path, model: LayoutModel, config: LayoutPredi
     gray = np.asarray(read_image(path, "L", config.max_pixels))
     probs = predict_probabilities(model, gray, config.tile, config.overlap, config.batch_size)
     labels = probs.argmax(axis=0).astype(np.uint8)
-    write_layers(work / "layers" / path.stem, labels, model.layers, model.meta.get("colours"))
-    if config.pixeljs:
+    layers = work / "layers" / path.stem
+    write_layers(layers, labels, model.layers, model.meta.get("colours"))
+    if config.pixeljs:  # the same PNGs under the names Pixel.js imports
         folder = work / "pixeljs" / path.stem
         for index, name in enumerate(model.layers):
-            save_layer(
-                folder / f"rgba PNG - Layer {index}{' (Background)' if index == 0 else ''}.png",
-                labels == index,
-                colour(name, index),
-            )
-        (folder / "layers.json").write_text(json.dumps(dict(enumerate(model.layers))) + "\n")
+            target = folder / f"rgba PNG - Layer {index}{' (Background)' if index == 0 else ''}.png"
+            atomic_write_bytes(target, (layers / f"{name}.png").read_bytes())
+        atomic_write_text(folder / "layers.json", json.dumps(dict(enumerate(model.layers))) + "\n")
 
 
 def predict_layout(

@@ -26,6 +26,7 @@ import numpy as np
 from quire.batch import BatchResult, run_batch
 from quire.config import SynthMusicConfig
 from quire.errors import ConfigError, InputError
+from quire.geometry import staff_margins
 from quire.music.encodings import encode
 from quire.music.kern import KernError, KernScore, parse_kern, staff_text, staff_tokens
 from quire.synth.generate import MusicStyle, generate_kern
@@ -196,12 +197,11 @@ def staff_geometry(rendering: Rendering) -> list[list[tuple[np.ndarray, np.ndarr
         for staff in system.staves:
             top, bottom = staff.lines[0], staff.lines[-1]
             space = (bottom - top) / 4
-            above = min(
-                [2.5 * space] + [(top - o.lines[-1]) / 2 for o in all_staves if o.lines[-1] < top]
-            )
-            below = min(
-                [2.5 * space]
-                + [(o.lines[0] - bottom) / 2 for o in all_staves if o.lines[0] > bottom]
+            above, below = staff_margins(
+                top,
+                bottom,
+                space,
+                ((o.lines[0], o.lines[-1]) for o in all_staves if o is not staff),
             )
             x0, x1 = (staff.x0 + tx) * sx, (staff.x1 + tx) * sx
             y0, y1 = (top - above + ty) * sy, (bottom + below + ty) * sy
