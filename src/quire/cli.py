@@ -17,9 +17,12 @@ import click
 from quire import __version__
 from quire.config import (
     BinarizeConfig,
+    CutConfig,
     ExtractConfig,
     LayoutPredictConfig,
     LayoutTrainConfig,
+    RecognizePredictConfig,
+    RecognizeTrainConfig,
     SynthMusicConfig,
     SynthTextConfig,
     build_config,
@@ -211,6 +214,110 @@ def extract(images: Path, work: Path, config_file: Path | None, **flags: Any) ->
     return run(images, work, build_config(ExtractConfig, config_file, flags))
 
 
+@cli.command()
+@click.argument("images", type=click.Path(exists=True, path_type=Path))
+@click.argument("work", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@config_options(CutConfig)
+@stage
+def cut(images: Path, work: Path, config_file: Path | None, **flags: Any) -> Any:
+    """Snippets of every line of WORK/page/*.xml into WORK/snippets/, lists into WORK/lists/."""
+    from quire.cut import cut as run
+
+    return run(images, work, build_config(CutConfig, config_file, flags))
+
+
+@cli.group()
+def recognize() -> None:
+    """Line recognition (CRNN + CTC): staves to music tokens, text lines to characters."""
+
+
+@recognize.command("train")
+@click.argument(
+    "lists", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    "model_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Model directory to write (the best model so far, after every epoch).",
+)
+@click.option(
+    "--validation",
+    "validation",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Validation list (repeat for several); default: --val-fraction of the lines.",
+)
+@click.option(
+    "--base-model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Fine-tune this recognizer (its architecture and, by default, vocabulary).",
+)
+@click.option(
+    "--replace-output-layer",
+    is_flag=True,
+    help="With --base-model: a new output layer for the vocabulary of these lists.",
+)
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint.pt.")
+@config_options(RecognizeTrainConfig)
+@stage
+def recognize_train(
+    lists: tuple[Path, ...],
+    model_dir: Path,
+    validation: tuple[Path, ...],
+    base_model: Path | None,
+    replace_output_layer: bool,
+    resume: bool,
+    config_file: Path | None,
+    **flags: Any,
+) -> Any:
+    """Train on LISTS of path<TAB>text lines (or path<TAB>weight<TAB>text)."""
+    from quire.recognize.train import train_recognizer
+
+    config = build_config(RecognizeTrainConfig, config_file, flags)
+    return train_recognizer(
+        list(lists),
+        model_dir,
+        config,
+        list(validation) or None,
+        base_model,
+        replace_output_layer,
+        resume,
+    )
+
+
+@recognize.command("predict")
+@click.argument("source", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-m",
+    "--model",
+    "model_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Recognizer model directory.",
+)
+@click.option(
+    "-o",
+    "--output",
+    default=Path("results.tsv"),
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Results file: path<TAB>confidence<TAB>text per line.",
+)
+@config_options(RecognizePredictConfig)
+@stage
+def recognize_predict(
+    source: Path, model_dir: Path, output: Path, config_file: Path | None, **flags: Any
+) -> Any:
+    """Recognize the snippets of INPUT: a list (path in the first column) or a folder."""
+    from quire.recognize.predict import predict_lines
+
+    config = build_config(RecognizePredictConfig, config_file, flags)
+    return predict_lines(source, output, model_dir, config)
+
+
 def _comparison(func: Callable[..., Any]) -> Callable[..., Any]:
     """PREDICTED and TRUTH folders, and -o for the report files."""
     func = click.option(
@@ -254,6 +361,30 @@ def evaluate_staves(predicted: Path, truth: Path, output: Path | None, iou: floa
     from quire.evaluate import staff_scores, write_report
 
     _report(staff_scores(predicted, truth, iou), output, "Staves found", write_report)
+
+
+@evaluate.command("text")
+@click.argument("predicted", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("truth", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write OUTPUT.json and OUTPUT.md.",
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(["text", "kern", "bekern", "semantic", "agnostic"]),
+    default="text",
+    show_default=True,
+    help="What the lines hold; its symbols are what SER counts.",
+)
+@stage
+def evaluate_text(predicted: Path, truth: Path, output: Path | None, encoding: str) -> None:
+    """CER, SER, WER, LER of PREDICTED (results.tsv) against TRUTH (a list), by snippet."""
+    from quire.evaluate import text_scores, write_report
+
+    _report(text_scores(predicted, truth, encoding), output, "Transcription errors", write_report)
 
 
 def _report(

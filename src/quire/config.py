@@ -36,6 +36,12 @@ class StageConfig(BaseModel):
             SECTIONS[cls.section] = cls
 
 
+def _device_field() -> Any:
+    return Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N."
+    )
+
+
 class BinarizeConfig(StageConfig):
     """Background removal by Sauvola thresholding (Rodan's defaults)."""
 
@@ -152,9 +158,7 @@ class LayoutTrainConfig(StageConfig):
     val_fraction: float = Field(0.1, ge=0, lt=1, description="Share of pages for validation.")
     seed: int = Field(0, description="Seed of sampling, split and initialisation.")
     max_pixels: int = Field(60_000_000, gt=0, description="Refuse larger pages.")
-    device: str = Field(
-        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N."
-    )
+    device: str = _device_field()
 
 
 class LayoutPredictConfig(StageConfig):
@@ -167,9 +171,7 @@ class LayoutPredictConfig(StageConfig):
     batch_size: int = Field(2, ge=1, description="Tiles per forward pass.")
     pixeljs: bool = Field(False, description="Also write Pixel.js layer PNGs to correct.")
     max_pixels: int = Field(200_000_000, gt=0, description="Refuse larger images.")
-    device: str = Field(
-        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N."
-    )
+    device: str = _device_field()
 
 
 class ExtractConfig(StageConfig):
@@ -185,6 +187,67 @@ class ExtractConfig(StageConfig):
         0.08, gt=0, le=1, description="Shortest staff line, as a share of the page width."
     )
     min_text_height: int = Field(8, ge=1, description="Lowest text line in pixels.")
+
+
+class CutConfig(StageConfig):
+    """Cutting line and staff snippets along PageXML polygons."""
+
+    section: ClassVar[str] = "cut"
+
+    deskew: bool = Field(True, description="Turn every snippet so that its baseline is level.")
+    mask: bool = Field(True, description="Make what lies outside the line's polygon white.")
+    min_height: int = Field(4, ge=1, description="Leave out snippets lower than this (pixels).")
+
+
+class RecognizeTrainConfig(StageConfig):
+    """Training of a line recognizer (CRNN + CTC) for staves or text lines."""
+
+    section: ClassVar[str] = "recognize-train"
+
+    encoding: Literal["text", "kern", "bekern", "semantic", "agnostic"] = Field(
+        "text", description="What the lines hold: text (characters) or a music encoding (tokens)."
+    )
+    normalization: Literal["NFC", "NFD", "NFKC", "NFKD", "none"] = Field(
+        "NFC", description="Unicode normalisation of transcriptions."
+    )
+    architecture: str = Field(
+        "default", description="Preset (default, primus) or a VGSL-like spec (docs/recognize.md)."
+    )
+    batch_size: int = Field(16, ge=1, description="Lines per step (per process under DDP).")
+    epochs: int = Field(50, ge=1, description="Most epochs.")
+    epoch_size: int = Field(
+        0, ge=0, description="Lines per epoch, drawn anew each epoch (0: all lines)."
+    )
+    patience: int = Field(5, ge=1, description="Epochs without a better validation to stop.")
+    learning_rate: float = Field(1e-3, gt=0, description="Peak AdamW learning rate.")
+    weight_decay: float = Field(1e-2, ge=0, description="AdamW weight decay.")
+    augment: bool = Field(True, description="Augment training lines.")
+    val_fraction: float = Field(
+        0.05, ge=0, lt=1, description="Share of lines for validation when no list is given."
+    )
+    freeze: list[Literal["convolutions", "recurrent"]] = Field(
+        [], description="Parts of the network not to train (fine-tuning)."
+    )
+    max_width: int = Field(8000, ge=16, description="Refuse lines wider than this when scaled.")
+    workers: int = Field(0, ge=0, description="Processes preparing batches (0: the trainer).")
+    seed: int = Field(0, description="Seed of split, sampling, augmentation, initialisation.")
+    device: str = _device_field()
+    amp: bool = Field(True, description="Mixed precision on a GPU (never on the CPU).")
+
+
+class RecognizePredictConfig(StageConfig):
+    """Recognition of line snippets with a trained recognizer."""
+
+    section: ClassVar[str] = "recognize-predict"
+
+    batch_size: int = Field(16, ge=1, description="Lines per forward pass.")
+    decoder: Literal["greedy", "beam"] = Field("greedy", description="CTC decoding.")
+    beam_width: int = Field(10, ge=1, description="Beam decoding: prefixes kept.")
+    token_confidences: bool = Field(
+        False, description="Also write one confidence per symbol (OUTPUT with .tokens.tsv)."
+    )
+    max_width: int = Field(8000, ge=16, description="Refuse lines wider than this when scaled.")
+    device: str = _device_field()
 
 
 # --- YAML files ------------------------------------------------------------------

@@ -7,6 +7,16 @@ pages (pixels of every page counted together).
 Staves (line level): a true staff is found when a predicted staff line's bounding
 box overlaps it with intersection over union ≥ 0.5; recall = found / true staves,
 precision = matched predicted / predicted staves.
+
+Transcriptions (line lists): every rate is an edit distance (Levenshtein:
+insertions, deletions and substitutions, through rapidfuzz) summed over all
+lines and divided by the summed length of the references, so long lines weigh
+more than short ones:
+
+- CER over characters (Unicode NFC), WER over whitespace-separated words;
+- SER over the symbols of the encoding: the tokens of a music encoding
+  (bekern's ``·`` is a symbol of its own), the characters of text (SER = CER);
+- LER, the share of lines that are not exactly right.
 """
 
 from __future__ import annotations
@@ -118,6 +128,68 @@ def staff_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[s
         "iou_threshold": threshold,
         "pages_with_missed_staves": missed,
     }
+
+
+def error_rates(
+    pairs: list[tuple[str, str]], encoding: str = "text", normalization: str = "NFC"
+) -> dict[str, Any]:
+    """CER, SER, WER and LER of ``(predicted, reference)`` pairs (definitions above)."""
+    from rapidfuzz.distance import Levenshtein
+
+    from quire.recognize.vocabulary import normalise, symbols
+
+    totals = {"cer": [0, 0], "ser": [0, 0], "wer": [0, 0]}
+    wrong = 0
+    for predicted, reference in pairs:
+        predicted = normalise(predicted, normalization).strip()
+        reference = normalise(reference, normalization).strip()
+        units = {
+            "cer": (predicted, reference),
+            "ser": (symbols(predicted, encoding, "none"), symbols(reference, encoding, "none")),
+            "wer": (predicted.split(), reference.split()),
+        }
+        for key, (a, b) in units.items():
+            totals[key][0] += Levenshtein.distance(a, b)
+            totals[key][1] += len(b)
+        wrong += predicted != reference
+    report: dict[str, Any] = {"lines": len(pairs), "encoding": encoding}
+    for key, (errors, length) in totals.items():
+        report[key] = errors / length if length else float(errors > 0)
+        report[f"{key}_errors"], report[f"{key}_reference_length"] = errors, length
+    report["ler"] = wrong / len(pairs) if pairs else 0.0
+    return report
+
+
+def _transcriptions(path: Path, column: int) -> dict[str, str]:
+    """``path<TAB>…<TAB>text`` lines keyed by the snippet's file stem."""
+    from quire.recognize.data import read_list
+
+    if column == 2:  # results.tsv: path, confidence, text
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(path, f"cannot read ({exc})") from None
+        rows = {}
+        for number, line in enumerate(lines, 1):
+            fields = line.split("\t")
+            if len(fields) < 3:
+                raise InputError(path, f"line {number}: expected path<TAB>confidence<TAB>text")
+            rows[Path(fields[0]).stem] = "\t".join(fields[2:])
+        return rows
+    entries, _ = read_list(path, need_text=False)
+    return {entry.path.stem: entry.text for entry in entries}
+
+
+def text_scores(
+    predicted: Path, truth: Path, encoding: str = "text", normalization: str = "NFC"
+) -> dict[str, Any]:
+    """Error rates of a ``results.tsv`` against a ground-truth list, joined on snippet."""
+    found, true = _transcriptions(predicted, 2), _transcriptions(truth, 1)
+    if not true:
+        raise QuireError(f"{truth}: no lines to evaluate")
+    missing = sorted(set(true) - set(found))
+    pairs = [(found.get(key, ""), text) for key, text in true.items()]
+    return {**error_rates(pairs, encoding, normalization), "missing": missing}
 
 
 def write_report(report: dict[str, Any], output: Path, title: str) -> None:

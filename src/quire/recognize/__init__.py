@@ -1,0 +1,1 @@
+"""Sequence recognition of staves and text lines (CRNN + CTC)."""

@@ -1,0 +1,171 @@
+"""Recognizer networks described by a VGSL-like spec string (as kraken and Loghi do).
+
+``[1,H,0,1 LAYER LAYER …]`` reads lines of height ``H`` (any width, one channel);
+the layers run in order:
+
+- ``C[b]A<kh>,<kw>,<out>[,<sh>,<sw>]``: convolution, padded to keep the size at
+  stride 1; ``b`` adds batch normalisation before the activation ``A``: ``r`` ReLU,
+  ``k`` leaky ReLU (slope 0.2), ``t`` tanh, ``s`` sigmoid, ``l`` linear.
+- ``Mp<kh>,<kw>[,<sh>,<sw>]``: max pooling (stride defaults to the window).
+- ``Do[<p>]``: dropout (p defaults to 0.5).
+- ``L<d>x<n>`` / ``G<d>x<n>``: LSTM / GRU along the width, ``<d>`` ``b``
+  (bidirectional) or ``f`` (forward), ``<n>`` units per direction. The first
+  one flattens channels × remaining height into features.
+
+The linear output layer (one unit per symbol and the CTC blank) is added from the
+vocabulary, so the same spec serves every vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+PRESETS = {
+    # Calvo-Zaragoza & Rizo (2018), the PrIMuS baseline: four conv blocks, 2 × BiLSTM 512.
+    "primus": "[1,128,0,1 Cbk3,3,32 Mp2,2 Cbk3,3,64 Mp2,2 Cbk3,3,128 Mp2,2 Cbk3,3,256 Mp2,2 "
+    "Do0.5 Lbx512 Do0.5 Lbx512 Do0.5]",
+    # quire's default: lines at height 64, narrow convolutions that pool height faster
+    # than width (4 px of the line per output frame), 2 × BiLSTM 128.
+    "default": "[1,64,0,1 Cbr3,3,16 Mp2,2 Cbr3,3,32 Mp2,2 Cbr3,3,64 Mp2,1 Cbr3,3,96 Mp2,1 "
+    "Do0.2 Lbx128 Do0.2 Lbx128 Do0.2]",
+}
+
+_HEADER = re.compile(r"^\[\s*(\d+),(\d+),(\d+),(\d+)\s+(.*)\]$")
+_CONV = re.compile(r"^C(b?)([rktsl])(\d+),(\d+),(\d+)(?:,(\d+),(\d+))?$")
+_POOL = re.compile(r"^Mp(\d+),(\d+)(?:,(\d+),(\d+))?$")
+_DROP = re.compile(r"^Do([\d.]+)?$")
+_RNN = re.compile(r"^([LG])([bf])x(\d+)$")
+_ACTIVATIONS = {
+    "r": lambda: nn.ReLU(inplace=True),
+    "k": lambda: nn.LeakyReLU(0.2, inplace=True),
+    "t": nn.Tanh,
+    "s": nn.Sigmoid,
+    "l": nn.Identity,
+}
+
+
+class SpecError(ValueError):
+    """A spec string that does not describe a network; the message says where."""
+
+
+def resolve(architecture: str) -> str:
+    """The spec string of a preset name, or ``architecture`` itself."""
+    return PRESETS.get(architecture, architecture)
+
+
+@dataclass(frozen=True)
+class _Reduction:
+    """How one layer shortens the width: out = (w + 2·pad − kernel) // stride + 1."""
+
+    kernel: int
+    stride: int
+    pad: int
+
+    def __call__(self, width: torch.Tensor) -> torch.Tensor:
+        return torch.div(width + 2 * self.pad - self.kernel, self.stride, rounding_mode="floor") + 1
+
+
+class _Recurrent(nn.Module):
+    """An LSTM or GRU over padded sequences, packed so padding never reaches it."""
+
+    def __init__(self, kind: str, features: int, units: int, bidirectional: bool) -> None:
+        super().__init__()
+        cls = nn.LSTM if kind == "L" else nn.GRU
+        self.rnn = cls(features, units, bidirectional=bidirectional)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        return nn.utils.rnn.pad_packed_sequence(out, total_length=x.shape[0])[0]
+
+
+class Recognizer(nn.Module):
+    """Convolutions → recurrent layers along the width → linear CTC output (T×N×classes)."""
+
+    def __init__(self, spec: str, classes: int) -> None:
+        super().__init__()
+        match = _HEADER.match(spec.strip())
+        if not match:
+            raise SpecError(f"spec must look like '[1,64,0,1 LAYERS…]', got {spec!r}")
+        self.spec = spec.strip()
+        self.height, channels = int(match[2]), int(match[4])
+        self.channels = channels
+        if self.height < 1 or channels < 1:
+            raise SpecError("spec: height and channels must be positive")
+        height, features = self.height, None
+        conv: list[nn.Module] = []
+        sequence: list[nn.Module] = []
+        self.reductions: list[_Reduction] = []
+        for layer in match[5].split():
+            if m := _CONV.match(layer):
+                if features is not None:
+                    raise SpecError(f"spec: convolution {layer} after a recurrent layer")
+                norm, act, kh, kw, out = m[1], m[2], int(m[3]), int(m[4]), int(m[5])
+                sh, sw = int(m[6] or 1), int(m[7] or 1)
+                conv.append(
+                    nn.Conv2d(channels, out, (kh, kw), (sh, sw), (kh // 2, kw // 2), bias=not norm)
+                )
+                if norm:
+                    conv.append(nn.BatchNorm2d(out))
+                conv.append(_ACTIVATIONS[act]())
+                height = (height + 2 * (kh // 2) - kh) // sh + 1
+                self.reductions.append(_Reduction(kw, sw, kw // 2))
+                channels = out
+            elif m := _POOL.match(layer):
+                if features is not None:
+                    raise SpecError(f"spec: pooling {layer} after a recurrent layer")
+                kh, kw = int(m[1]), int(m[2])
+                sh, sw = int(m[3] or kh), int(m[4] or kw)
+                conv.append(nn.MaxPool2d((kh, kw), (sh, sw)))
+                height = (height - kh) // sh + 1
+                self.reductions.append(_Reduction(kw, sw, 0))
+            elif m := _DROP.match(layer):
+                (sequence if features is not None else conv).append(nn.Dropout(float(m[1] or 0.5)))
+            elif m := _RNN.match(layer):
+                if features is None:
+                    features = channels * height
+                bidirectional = m[2] == "b"
+                sequence.append(_Recurrent(m[1], features, int(m[3]), bidirectional))
+                features = int(m[3]) * (2 if bidirectional else 1)
+            else:
+                raise SpecError(f"spec: unknown layer {layer!r}")
+            if height < 1:
+                raise SpecError(
+                    f"spec: layer {layer} leaves no height (input height {self.height})"
+                )
+        self.conv = nn.Sequential(*conv)
+        self.sequence = nn.ModuleList(sequence)
+        self.output = nn.Linear(features if features is not None else channels * height, classes)
+        self.min_width = self._min_width()  # the narrowest input with one output frame
+
+    def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
+        """Output frames of lines ``widths`` pixels wide."""
+        for reduce in self.reductions:
+            widths = reduce(widths)
+        return widths
+
+    def _min_width(self) -> int:
+        width = 1
+        while int(self.output_lengths(torch.tensor(width))) < 1:
+            width += 1
+        return width
+
+    def forward(self, x: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x``: N×C×H×W ink in 0…1, ``widths``: N true widths; logits T×N×classes, lengths."""
+        features = self.conv(x)
+        n, c, h, w = features.shape
+        sequence = features.permute(3, 0, 1, 2).reshape(w, n, c * h)
+        lengths = self.output_lengths(widths).clamp(1, w)
+        for layer in self.sequence:
+            sequence = (
+                layer(sequence, lengths) if isinstance(layer, _Recurrent) else layer(sequence)
+            )
+        return self.output(sequence), lengths
+
+    def parts(self) -> dict[str, list[nn.Module]]:
+        """What ``freeze`` can name."""
+        return {"convolutions": [self.conv], "recurrent": list(self.sequence)}

@@ -1,0 +1,150 @@
+"""quire recognize predict: snippets → ``results.tsv`` (``path<TAB>confidence<TAB>text``).
+
+Snippets are read in chunks, sorted by width within a chunk and recognized in
+batches of similar width, so little of a batch is padding and memory stays
+bounded however long the list is. Results keep the order of the input.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from quire.batch import BatchResult, progress
+from quire.config import RecognizePredictConfig
+from quire.errors import InputError, QuireError
+from quire.io import IMAGE_SUFFIXES, atomic_write_text
+from quire.recognize import decode
+from quire.recognize.data import load_line, read_list, to_batch, width_batches
+from quire.recognize.vocabulary import Vocabulary, join
+
+if TYPE_CHECKING:
+    import torch
+
+    from quire.recognize.network import Recognizer
+
+log = logging.getLogger("quire")
+CHUNK = 1024  # snippets read before recognizing them
+
+
+@dataclass
+class RecognizerModel:
+    """A loaded recognizer: network (in eval mode), vocabulary, metadata, device."""
+
+    net: Recognizer
+    vocabulary: Vocabulary
+    meta: dict
+    device: torch.device
+
+    @classmethod
+    def load(cls, path: Path, device: str = "auto") -> RecognizerModel:
+        from quire.layout.model import pick_device
+        from quire.models import load_model
+        from quire.recognize.network import Recognizer
+
+        state, meta = load_model(path, "recognizer")
+        vocabulary = Vocabulary.from_json(meta["vocabulary"])
+        net = Recognizer(meta["architecture"]["spec"], vocabulary.size)
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
+            raise InputError(path, f"weights do not fit its architecture ({exc})") from None
+        target = pick_device(device)
+        return cls(net.to(target).eval(), vocabulary, meta, target)
+
+
+def log_probs(net: Recognizer, images: list[np.ndarray], device: torch.device) -> list[np.ndarray]:
+    """Per line, its frames' log-probabilities (T×classes) from one forward pass."""
+    import torch
+
+    x, widths = to_batch(images)
+    with torch.inference_mode():
+        logits, lengths = net(x.to(device), widths.to(device))
+        logp = logits.float().log_softmax(-1).cpu().numpy()
+    return [logp[: int(n), i] for i, n in enumerate(lengths)]
+
+
+def recognize(
+    model: RecognizerModel, images: list[np.ndarray], config: RecognizePredictConfig
+) -> list[tuple[str, float, list[float]]]:
+    """Text, confidence and per-symbol confidences of every line, in the given order."""
+    widths = [image.shape[1] for image in images]
+    out: list[tuple[str, float, list[float]]] = [("", 0.0, [])] * len(images)
+    for batch in width_batches(widths, config.batch_size):
+        for index, logp in zip(
+            batch, log_probs(model.net, [images[i] for i in batch], model.device), strict=True
+        ):
+            labels = (
+                decode.beam(logp, config.beam_width)
+                if config.decoder == "beam"
+                else decode.greedy(logp)
+            )
+            confidence, per_symbol = decode.confidences(logp, labels)
+            text = join(model.vocabulary.decode(labels), model.vocabulary.encoding)
+            out[index] = (text, confidence, per_symbol)
+    return out
+
+
+def snippet_paths(source: Path) -> list[Path]:
+    """The snippets of a list file (first column) or of a folder (searched recursively)."""
+    if source.is_dir():
+        found = sorted(
+            p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if not found:
+            raise InputError(source, "no images in this folder")
+        return found
+    entries, problems = read_list(source, need_text=False)
+    for problem in problems:
+        log.error("%s", problem)
+    if not entries:
+        raise InputError(source, "no snippets listed")
+    return [entry.path for entry in entries]
+
+
+def predict_lines(
+    source: Path, output: Path, model_dir: Path, config: RecognizePredictConfig
+) -> BatchResult:
+    """Recognize every snippet of ``source`` with the model in ``model_dir`` into ``output``."""
+    model = RecognizerModel.load(model_dir, config.device)
+    paths = snippet_paths(source)
+    height = model.net.height
+    result = BatchResult(noun="line")
+    rows, token_rows = [], []
+    with progress("recognize", len(paths)) as advance:
+        for start in range(0, len(paths), CHUNK):
+            chunk, images = [], []
+            for path in paths[start : start + CHUNK]:
+                try:
+                    images.append(_fit(load_line(path, height, config.max_width), model.net))
+                    chunk.append(path)
+                except InputError as exc:
+                    result.failed.append((str(path), str(exc)))
+                    log.error("%s", exc)
+                    advance()
+            if not images:
+                continue
+            for path, (text, confidence, per_symbol) in zip(
+                chunk, recognize(model, images, config), strict=True
+            ):
+                rows.append(f"{path}\t{confidence:.4f}\t{text}")
+                token_rows.append(f"{path}\t{' '.join(f'{c:.4f}' for c in per_symbol)}")
+                result.done += 1
+                advance()
+    if not rows:
+        raise QuireError(f"{source}: no snippet could be recognized")
+    atomic_write_text(output, "\n".join(rows) + "\n")
+    if config.token_confidences:
+        atomic_write_text(output.with_suffix(".tokens.tsv"), "\n".join(token_rows) + "\n")
+    log.info("%d lines recognized into %s", result.done, output)
+    return result
+
+
+def _fit(image: np.ndarray, net: Recognizer) -> np.ndarray:
+    """Pad a line too narrow for the network on the right (white)."""
+    missing = net.min_width - image.shape[1]
+    return np.pad(image, ((0, 0), (0, missing)), constant_values=255) if missing > 0 else image

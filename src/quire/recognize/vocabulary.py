@@ -1,0 +1,106 @@
+"""What a recognizer reads and writes: symbols of a transcription and their indices.
+
+A text model's symbols are characters, after the Unicode normalisation of its
+configuration. A music model's symbols are the tokens of its staff encoding
+(:mod:`quire.music.encodings`): whitespace separates them, and in bekern the ``·``
+that joins the pieces of a note is a symbol of its own. Index 0 is the CTC blank.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+
+TEXT = "text"
+MUSIC_ENCODINGS = ("kern", "bekern", "semantic", "agnostic")
+JOINER = "·"  # bekern's piece separator
+
+
+def normalise(text: str, form: str) -> str:
+    """``text`` in Unicode normalisation ``form`` (``none`` leaves it as it is)."""
+    return text if form == "none" else unicodedata.normalize(form, text)
+
+
+def symbols(text: str, encoding: str, form: str = "NFC") -> list[str]:
+    """Split a transcription into the symbols a model of ``encoding`` recognizes."""
+    if encoding == TEXT:
+        return list(normalise(text, form).strip())
+    out: list[str] = []
+    for token in text.split():
+        if encoding == "bekern" and JOINER in token:
+            pieces = token.split(JOINER)
+            for i, piece in enumerate(pieces):
+                out.extend([JOINER, piece] if i else [piece])
+        else:
+            out.append(token)
+    return out
+
+
+def join(tokens: list[str], encoding: str) -> str:
+    """Inverse of :func:`symbols`: the transcription text of ``tokens``."""
+    if encoding == TEXT:
+        return "".join(tokens)
+    text = " ".join(tokens)
+    return text.replace(f" {JOINER} ", JOINER)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The symbols of a model, in output order after the blank."""
+
+    encoding: str
+    tokens: tuple[str, ...]
+    normalization: str = "NFC"
+
+    @classmethod
+    def from_texts(cls, texts: list[str], encoding: str, normalization: str) -> Vocabulary:
+        """Every symbol of ``texts``, most frequent first (ties in code-point order)."""
+        counts = Counter(s for text in texts for s in symbols(text, encoding, normalization))
+        ordered = sorted(counts, key=lambda s: (-counts[s], s))
+        return cls(encoding, tuple(ordered), normalization)
+
+    @property
+    def size(self) -> int:
+        """Outputs of the network: the symbols and the blank."""
+        return len(self.tokens) + 1
+
+    def encode(self, text: str) -> tuple[list[int], list[str]]:
+        """Indices (1-based) of the known symbols of ``text``, and its unknown symbols."""
+        index = self.index
+        known, unknown = [], []
+        for symbol in symbols(text, self.encoding, self.normalization):
+            if symbol in index:
+                known.append(index[symbol])
+            else:
+                unknown.append(symbol)
+        return known, unknown
+
+    def decode(self, indices: list[int]) -> list[str]:
+        return [self.tokens[i - 1] for i in indices]
+
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        """Symbol → output index (1-based)."""
+        return {token: i for i, token in enumerate(self.tokens, start=1)}
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "encoding": self.encoding,
+            "normalization": self.normalization,
+            "tokens": list(self.tokens),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Vocabulary:
+        return cls(str(data["encoding"]), tuple(data["tokens"]), str(data["normalization"]))
+
+
+def unknown_report(unknown: Counter[str], lines: int, limit: int = 8) -> str:
+    """One line: how many unknown symbols, in how many lines, the commonest ones."""
+    examples = ", ".join(f"{s!r} ×{n}" for s, n in unknown.most_common(limit))
+    return (
+        f"{sum(unknown.values())} symbols in {lines} lines are not in the vocabulary "
+        f"({len(unknown)} distinct: {examples})"
+    )

@@ -1,0 +1,260 @@
+"""quire cut, recognize train / predict, evaluate text: real snippets, tiny real training."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from quire.cli import cli
+from quire.evaluate import error_rates
+from quire.recognize import decode
+from quire.recognize.network import PRESETS, Recognizer, SpecError
+from quire.recognize.vocabulary import Vocabulary, join, symbols
+
+TINY = "[1,16,0,1 Cbr3,3,16 Mp2,1 Cbr3,3,32 Lbx48]"
+WORDS = "abc cab bca"
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def lines(tmp_path_factory) -> Path:
+    """Text pages rendered by quire synth text, cut into line snippets."""
+    work = tmp_path_factory.mktemp("lines")
+    (work / "words.txt").write_text(WORDS + "\n")
+    run(
+        *("synth", "text", str(work), "--texts", str(work / "words.txt"), "--pages", "2"),
+        *("--lines-min", "4", "--lines-max", "4", "--words-min", "1", "--words-max", "1"),
+        *("--dpi", "100", "--seed", "1", "--bold-chance", "0", "--italic-chance", "0"),
+    )
+    run("cut", str(work / "images"), str(work))
+    return work
+
+
+@pytest.fixture(scope="module")
+def trained(lines: Path, tmp_path_factory) -> Path:
+    """A tiny model trained to overfit the eight lines."""
+    model = tmp_path_factory.mktemp("model") / "tiny"
+    run(*_train_args(lines, model, epochs=40))
+    return model
+
+
+def _train_args(lines: Path, model: Path, epochs: int, *extra: str) -> list[str]:
+    return [
+        *("recognize", "train", str(lines / "lists" / "lines-gt.txt"), "-o", str(model)),
+        *("--architecture", TINY, "--epochs", str(epochs), "--batch-size", "4"),
+        *("--no-augment", "--val-fraction", "0", "--learning-rate", "0.01"),
+        *("--patience", "1000", "--seed", "2", *extra),
+    ]
+
+
+def test_cut_writes_level_masked_snippets_and_lists(lines):
+    listed = (lines / "lists" / "lines.txt").read_text().splitlines()
+    truth = (lines / "lists" / "lines-gt.txt").read_text().splitlines()
+    assert len(listed) == len(truth) == 8
+    assert (lines / "lists" / "staves.txt").read_text() == ""
+    for row in truth:
+        path, text = row.split("\t")
+        assert text in WORDS.split()
+        snippet = np.asarray(Image.open(lines / "lists" / path))
+        assert snippet.ndim == 2 and snippet.shape[0] >= 8
+        assert snippet.min() < 100 and (snippet[0] == 255).mean() > 0.5  # ink, paper border
+
+
+def test_cut_levels_a_skewed_line():
+    from quire.cut import cut_line, level_angle
+
+    page = np.full((200, 400), 255, np.uint8)
+    import cv2
+
+    cv2.line(page, (50, 100), (350, 130), 0, 3)  # falls 30 px over 300
+    baseline = np.array([(50, 100), (350, 130)], float)
+    polygon = np.array([(40, 80), (360, 80), (360, 150), (40, 150)], float)
+    angle = level_angle(baseline)
+    assert angle == pytest.approx(np.degrees(np.arctan(0.1)))
+    snippet = cut_line(page, polygon, angle)
+    rows = np.nonzero((snippet < 128).sum(1) > 50)[0]
+    assert len(rows) and np.ptp(rows) <= 4  # the line is level: ink in a few rows only
+
+
+def test_vocabulary_symbols_round_trip():
+    assert symbols("Æsop cafe\u0301", "text") == list("Æsop café")  # NFC composes
+    bekern = "*clefG2 4·c·# 8·d·L ="
+    tokens = symbols(bekern, "bekern")
+    assert tokens == ["*clefG2", "4", "·", "c", "·", "#", "8", "·", "d", "·", "L", "="]
+    assert join(tokens, "bekern") == bekern
+    vocabulary = Vocabulary.from_texts([bekern], "bekern", "NFC")
+    assert vocabulary.tokens[0] == "·" and vocabulary.size == len(set(tokens)) + 1
+    known, unknown = vocabulary.encode("4·e ==")
+    assert vocabulary.decode(known) == ["4", "·"] and unknown == ["e", "=="]
+    assert Vocabulary.from_json(json.loads(json.dumps(vocabulary.to_json()))) == vocabulary
+
+
+def test_lists_take_weights_and_resolve_paths(tmp_path):
+    from quire.recognize.data import read_list
+
+    (tmp_path / "lists").mkdir()
+    listing = tmp_path / "lists" / "train.txt"
+    listing.write_text("../a.png\tsome text\n/abs/b.png\t0.5\tweighted\tline\n\n")
+    entries, problems = read_list(listing)
+    assert not problems
+    assert [(e.path, e.weight, e.text) for e in entries] == [
+        (tmp_path / "a.png", 1.0, "some text"),
+        (Path("/abs/b.png"), 0.5, "weighted\tline"),
+    ]
+
+
+def _peaky(path: list[int], classes: int = 4) -> np.ndarray:
+    logp = np.full((len(path), classes), np.log(0.02))
+    logp[np.arange(len(path)), path] = np.log(0.94)
+    return logp
+
+
+def test_greedy_beam_and_alignment():
+    logp = _peaky([0, 1, 1, 0, 1, 2, 2, 0, 3])
+    assert decode.greedy(logp) == [1, 1, 2, 3]
+    assert decode.beam(logp, 5) == [1, 1, 2, 3]
+    assert list(decode.align(logp, [1, 1, 2, 3])) == [-1, 0, 0, -1, 1, 2, 2, -1, 3]
+    line, per_symbol = decode.confidences(logp, [1, 1, 2, 3])
+    assert line == pytest.approx(0.94) and per_symbol == pytest.approx([0.94] * 4)
+    assert decode.confidences(_peaky([0, 0]), [])[0] == pytest.approx(0.94)
+    # beam search sums the paths of a labelling: blank is each frame's best, but the
+    # three paths of "1" (1 1, 1 _, _ 1) together are likelier than "" (_ _)
+    spread = np.log(np.array([[0.4, 0.35, 0.25], [0.4, 0.35, 0.25]]))
+    assert decode.greedy(spread) == [] and decode.beam(spread, 3) == [1]
+
+
+def test_specs_and_presets():
+    import torch
+
+    default, primus = Recognizer(PRESETS["default"], 10), Recognizer(PRESETS["primus"], 10)
+    assert (default.height, primus.height) == (64, 128)
+    assert int(default.output_lengths(torch.tensor(640))) == 160
+    assert int(primus.output_lengths(torch.tensor(1280))) == 80
+    logits, lengths = default(torch.zeros(2, 1, 64, 100), torch.tensor([100, 60]))
+    assert logits.shape == (25, 2, 10) and lengths.tolist() == [25, 15]
+    for bad, where in [("[1,16,0,1 Cr3,3]", "unknown layer"), ("Cr3,3,8", "must look like")]:
+        with pytest.raises(SpecError, match=where):
+            Recognizer(bad, 5)
+    with pytest.raises(SpecError, match="leaves no height"):
+        Recognizer("[1,4,0,1 Mp2,2 Mp2,2 Mp2,2]", 5)
+
+
+def test_error_rates_definitions():
+    report = error_rates([("abd ef", "abc ef"), ("x", "x")], "text")
+    assert report["cer"] == pytest.approx(1 / 7) and report["ser"] == report["cer"]
+    assert report["wer"] == pytest.approx(1 / 3) and report["ler"] == pytest.approx(0.5)
+    music = error_rates([("4·c =", "4·d =")], "bekern")
+    assert music["ser"] == pytest.approx(1 / 4) and music["wer"] == pytest.approx(1 / 2)
+
+
+def test_tiny_model_overfits_and_round_trips(trained, lines, tmp_path):
+    meta = json.loads((trained / "model.json").read_text())
+    assert meta["kind"] == "recognizer" and meta["architecture"]["spec"] == TINY
+    assert set(meta["vocabulary"]["tokens"]) == set("abc")
+    assert meta["metrics"]["validation"]["ser"] <= 0.1
+    results = tmp_path / "results.tsv"
+    listed = str(lines / "lists" / "lines.txt")
+    run("recognize", "predict", listed, "-m", str(trained), "-o", str(results))
+    rows = [row.split("\t") for row in results.read_text().splitlines()]
+    assert len(rows) == 8 and all(0 < float(conf) <= 1 for _, conf, _ in rows)
+    report = tmp_path / "report"
+    truth = str(lines / "lists" / "lines-gt.txt")
+    out = run("evaluate", "text", str(results), truth, "-o", str(report))
+    assert json.loads(out)["cer"] <= 0.1
+    assert "cer" in json.loads(report.with_suffix(".json").read_text())
+    # a folder of snippets, beam decoding, one confidence per symbol: the same texts
+    beam = tmp_path / "beam.tsv"
+    run(
+        *("recognize", "predict", str(lines / "snippets"), "-m", str(trained), "-o", str(beam)),
+        *("--decoder", "beam", "--token-confidences"),
+    )
+    texts = {Path(p).name: t for p, _, t in (r.split("\t") for r in beam.read_text().splitlines())}
+    assert texts == {Path(p).name: t for p, _, t in rows}
+    per_symbol = beam.with_suffix(".tokens.tsv").read_text().splitlines()
+    for row in per_symbol:
+        path, confidences = row.split("\t")
+        assert len(confidences.split()) == len(texts[Path(path).name])
+
+
+def test_resume_continues_from_the_saved_step(lines, tmp_path):
+    model = tmp_path / "m"
+    run(*_train_args(lines, model, epochs=2))
+    checkpoint = model.with_name("m.checkpoint.pt")
+    assert torch.load(checkpoint, weights_only=True)["state"]["epoch"] == 2
+    run(*_train_args(lines, model, 3, "--resume"))
+    state = torch.load(checkpoint, weights_only=True)["state"]
+    assert state["epoch"] == 3 and state["step"] == 3 * 2
+    out = run(*_train_args(lines, tmp_path / "none", 1, "--resume"), code=2)
+    assert "no checkpoint to resume from" in out
+
+
+def test_fine_tuning_needs_a_matching_vocabulary(trained, lines, tmp_path):
+    other = tmp_path / "other.txt"
+    rows = (lines / "lists" / "lines-gt.txt").read_text().splitlines()
+    other.write_text("".join(f"{lines / 'lists' / r.split(chr(9))[0]}\tabcd\n" for r in rows))
+    args = ["recognize", "train", str(other), "-o", str(tmp_path / "ft"), "--epochs", "1"]
+    out = run(*args, "--base-model", str(trained), "--val-fraction", "0", code=2)
+    assert "--replace-output-layer" in out and "'d'" in out
+    run(*args, "--base-model", str(trained), "--val-fraction", "0", "--replace-output-layer")
+    meta = json.loads((tmp_path / "ft" / "model.json").read_text())
+    assert set(meta["vocabulary"]["tokens"]) == set("abcd")
+    assert meta["training"]["base_model"] == str(trained)
+
+
+def test_bad_lines_are_reported_and_skipped(lines, tmp_path):
+    good = (lines / "lists" / "lines-gt.txt").read_text().splitlines()
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    listing = tmp_path / "list.txt"
+    rows = [f"{lines / 'lists' / r.split(chr(9))[0]}\t{r.split(chr(9))[1]}" for r in good]
+    first = rows[0].split("\t")[0]
+    listing.write_text("\n".join([*rows, f"{broken}\tabc", f"{first}\t ", "no-tab"]) + "\n")
+    before = broken.read_bytes()
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("recognize", "train", str(listing), "-o", str(tmp_path / "m")),
+            *("--architecture", TINY, "--epochs", "1", "--val-fraction", "0"),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert f"{broken}: not a readable image" in result.output
+    assert f"{listing}:{len(rows) + 2}: empty transcription" in result.output
+    assert f"{listing}:{len(rows) + 3}: no transcription" in result.output
+    assert broken.read_bytes() == before and (tmp_path / "m" / "model.json").exists()
+    # prediction: the unreadable snippet fails alone
+    out = tmp_path / "r.tsv"
+    result = CliRunner().invoke(
+        cli, ["recognize", "predict", str(listing), "-m", str(tmp_path / "m"), "-o", str(out)]
+    )
+    assert result.exit_code == 1 and f"{broken}: not a readable image" in result.output
+    assert len(out.read_text().splitlines()) == len(rows) + 1
+
+
+@pytest.mark.skipif(not shutil.which("torchrun"), reason="torchrun not installed")
+def test_ddp_training_with_two_gloo_processes(lines, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    model = tmp_path / "ddp"
+    command = [
+        *("torchrun", "--standalone", "--nproc_per_node=2", "--no-python", "quire"),
+        *_train_args(lines, model, epochs=2),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (model / "model.json").exists()
+    state = torch.load(model.with_name("ddp.checkpoint.pt"), weights_only=True)["state"]
+    assert (state["epoch"], state["step"]) == (2, 2)  # each process: 1 of the 2 batches an epoch
