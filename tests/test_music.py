@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from quire.music.encodings import encode
+from quire.music.encodings import encode, from_semantic, to_kern
 from quire.music.kern import (
     KernError,
     parse_kern,
@@ -35,6 +35,20 @@ def test_chords_and_bekern():
     assert split_token("[16BB-J") == ["[", "16", "BB", "-", "J"]
     with pytest.raises(KernError, match="chords"):
         encode(text, "semantic")
+
+
+def test_semantic_back_to_kern():
+    assert from_semantic(encode(INCIPIT, "semantic")) == INCIPIT
+    tied = "*clefF4 *k[f#c#] *met(c) [4.G# 8G#_ 4G#] 2r; =="
+    semantic = encode(tied, "semantic")
+    assert semantic.split()[:3] == ["clef-F4", "keySignature-DM", "timeSignature-C"]
+    assert from_semantic(semantic) == tied.replace("==", "=")  # semantic has one barline
+    assert from_semantic("note-Bb4_eighth") == "8b-"  # beams are not in semantic
+    assert to_kern(encode(tied, "bekern"), "bekern") == tied
+    with pytest.raises(KernError, match="multirest-23"):
+        from_semantic("clef-G2 multirest-23")
+    with pytest.raises(KernError, match="positions"):
+        to_kern("clef.G-L2", "agnostic")
 
 
 def test_staff_tokens_carry_clef_and_key_into_later_systems():

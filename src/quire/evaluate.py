@@ -15,7 +15,7 @@ more than short ones:
 
 - CER over characters (Unicode NFC), WER over whitespace-separated words;
 - SER over the symbols of the encoding: the tokens of a music encoding
-  (bekern's ``·`` is a symbol of its own), the characters of text (SER = CER);
+  (in bekern the pieces of a note), the characters of text (SER = CER);
 - LER, the share of lines that are not exactly right.
 """
 

@@ -49,7 +49,7 @@ _FLAT_KEYS = ["C", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb"]
 # Key signature positions (steps above the bottom line) in treble clef.
 _SHARP_STEPS = [8, 5, 9, 6, 3, 7, 4]
 _FLAT_STEPS = [4, 7, 3, 6, 2, 5, 1]
-_NOTE = re.compile(r"^(?P<dur>\d+)(?P<dots>\.*)(?P<pitch>[a-gA-G]+|r)(?P<acc>#+|-+|n)?")
+_NOTE = re.compile(r"^[\[({&]*(?P<dur>\d+)(?P<dots>\.*)(?P<pitch>[a-gA-G]+|r)(?P<acc>#+|-+|n)?")
 
 
 def encode(text: str, encoding: str) -> str:
@@ -213,6 +213,79 @@ def _key_signature(token: str, clef: str) -> list[str]:
     return positions
 
 
+_SHARP_ORDER, _FLAT_ORDER = "fcgdaeb", "beadgcf"
+_SEMANTIC_NOTE = re.compile(
+    r"^(?P<kind>note|rest)-(?:(?P<step>[A-G])(?P<acc>#{1,2}|b{1,2})?(?P<octave>\d)_)?"
+    r"(?P<value>[a-z_]+?)(?P<dots>\.*)(?P<fermata>_fermata)?$"
+)
+
+
+def _kern_pitch(step: str, octave: int) -> str:
+    return step.lower() * (octave - 3) if octave >= 4 else step * (4 - octave)
+
+
+def _kern_key(name: str) -> str:
+    key = name.removesuffix("M")
+    if key in _SHARP_KEYS:
+        return f"*k[{''.join(f'{s}#' for s in _SHARP_ORDER[: _SHARP_KEYS.index(key)])}]"
+    if key in _FLAT_KEYS:
+        return f"*k[{''.join(f'{s}-' for s in _FLAT_ORDER[: _FLAT_KEYS.index(key)])}]"
+    raise KernError(f"unknown key signature {name!r}")
+
+
+def from_semantic(text: str) -> str:
+    """PrIMuS semantic tokens back to one-line kern staff text.
+
+    What semantic does not hold cannot come back: beams, and naturals (semantic
+    names pitches without them); multirests and grace notes are refused.
+    """
+    durations = {name: digits for digits, name in _DURATIONS.items()}
+    out: list[str] = []
+    tie = False
+    for token in text.split():
+        kind, _, value = token.partition("-")
+        if kind == "clef":
+            out.append(f"*clef{value}")
+        elif kind == "keySignature":
+            out.append(_kern_key(value))
+        elif kind == "timeSignature":
+            out.append({"C": "*met(c)", "C/": "*met(c|)"}.get(value, f"*M{value}"))
+        elif token == "barline":
+            out.append("=")
+        elif token == "tie":
+            tie = True
+            previous = next((i for i in range(len(out) - 1, -1, -1) if out[i][0].isdigit()), None)
+            if previous is None:
+                raise KernError("a tie before any note")
+            out[previous] = (
+                out[previous].replace("]", "_") if "]" in out[previous] else f"[{out[previous]}"
+            )
+        elif (note := _SEMANTIC_NOTE.match(token)) and note["value"] in durations:
+            pitch = "r"
+            if note["kind"] == "note":
+                accidental = {"#": "#", "##": "##", "b": "-", "bb": "--"}.get(note["acc"] or "", "")
+                pitch = _kern_pitch(note["step"], int(note["octave"])) + accidental
+            token = (
+                f"{durations[note['value']]}{note['dots']}{pitch}{';' if note['fermata'] else ''}"
+            )
+            out.append(f"{token}]" if tie else token)
+            tie = False
+        else:
+            raise KernError(f"semantic token {token!r} has no kern counterpart here")
+    return " ".join(out)
+
+
+def to_kern(text: str, encoding: str) -> str:
+    """One-line kern staff text from ``encoding`` (agnostic has no pitches: refused)."""
+    if encoding == "kern":
+        return text
+    if encoding == "bekern":
+        return text.replace("·", "")
+    if encoding == "semantic":
+        return from_semantic(text)
+    raise KernError(f"{encoding} cannot be turned into kern (it names positions, not pitches)")
+
+
 _ENCODERS: dict[str, Callable[[str], str]] = {
     "kern": lambda text: text,
     "bekern": to_bekern,
@@ -220,4 +293,4 @@ _ENCODERS: dict[str, Callable[[str], str]] = {
     "agnostic": to_agnostic,
 }
 
-__all__ = ["CHORD_SEPARATOR", "ENCODINGS", "encode"]
+__all__ = ["CHORD_SEPARATOR", "ENCODINGS", "encode", "from_semantic", "to_kern"]

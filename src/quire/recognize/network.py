@@ -28,9 +28,10 @@ PRESETS = {
     # Calvo-Zaragoza & Rizo (2018), the PrIMuS baseline: four conv blocks, 2 × BiLSTM 512.
     "primus": "[1,128,0,1 Cbk3,3,32 Mp2,2 Cbk3,3,64 Mp2,2 Cbk3,3,128 Mp2,2 Cbk3,3,256 Mp2,2 "
     "Do0.5 Lbx512 Do0.5 Lbx512 Do0.5]",
-    # quire's default: lines at height 64, narrow convolutions that pool height faster
-    # than width (4 px of the line per output frame), 2 × BiLSTM 128.
-    "default": "[1,64,0,1 Cbr3,3,16 Mp2,2 Cbr3,3,32 Mp2,2 Cbr3,3,64 Mp2,1 Cbr3,3,96 Mp2,1 "
+    # quire's default: lines at height 64, narrow convolutions that pool the height
+    # down to 4 rows but the width only once (2 px of the line per output frame, so
+    # that dense staves in split tokens have a frame for every symbol), 2 × BiLSTM 128.
+    "default": "[1,64,0,1 Cbr3,3,16 Mp2,2 Cbr3,3,32 Mp2,1 Cbr3,3,48 Mp2,1 Cbr3,3,64 Mp2,1 "
     "Do0.2 Lbx128 Do0.2 Lbx128 Do0.2]",
 }
 

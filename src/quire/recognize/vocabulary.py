@@ -2,20 +2,29 @@
 
 A text model's symbols are characters, after the Unicode normalisation of its
 configuration. A music model's symbols are the tokens of its staff encoding
-(:mod:`quire.music.encodings`): whitespace separates them, and in bekern the ``·``
-that joins the pieces of a note is a symbol of its own. Index 0 is the CTC blank.
+(:mod:`quire.music.encodings`): whitespace separates them, and in bekern every
+piece of a note (duration, pitch, accidental, mark) is a symbol of its own. The
+``·`` that joins the pieces is not a symbol: a note starts at its duration (or at
+a tie or slur opening before it), so the pieces can be joined again without it,
+and a CTC model needs a frame less per piece. Index 0 is the CTC blank.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
+from quire.music.kern import CHORD_SEPARATOR
+
 TEXT = "text"
 MUSIC_ENCODINGS = ("kern", "bekern", "semantic", "agnostic")
 JOINER = "·"  # bekern's piece separator
+_OPENERS = ("[", "(", "{", "&")
+_ALONE = ("*", "=", "!")
+_DURATION = re.compile(r"^\d+\.*$")
 
 
 def normalise(text: str, form: str) -> str:
@@ -27,23 +36,37 @@ def symbols(text: str, encoding: str, form: str = "NFC") -> list[str]:
     """Split a transcription into the symbols a model of ``encoding`` recognizes."""
     if encoding == TEXT:
         return list(normalise(text, form).strip())
-    out: list[str] = []
-    for token in text.split():
-        if encoding == "bekern" and JOINER in token:
-            pieces = token.split(JOINER)
-            for i, piece in enumerate(pieces):
-                out.extend([JOINER, piece] if i else [piece])
-        else:
-            out.append(token)
-    return out
+    if encoding == "bekern":
+        return [piece for token in text.split() for piece in token.split(JOINER)]
+    return text.split()
 
 
 def join(tokens: list[str], encoding: str) -> str:
     """Inverse of :func:`symbols`: the transcription text of ``tokens``."""
     if encoding == TEXT:
         return "".join(tokens)
-    text = " ".join(tokens)
-    return text.replace(f" {JOINER} ", JOINER)
+    if encoding != "bekern":
+        return " ".join(tokens)
+    notes: list[list[str]] = []
+    taking = False  # whether the last note takes more pieces
+    for token in tokens:
+        if token.startswith(_ALONE) or token == CHORD_SEPARATOR:
+            notes.append([token])
+            taking = False
+        elif taking and not (_starts_note(token) and not _only_openers(notes[-1])):
+            notes[-1].append(token)
+        else:
+            notes.append([token])
+            taking = True
+    return " ".join(JOINER.join(note) for note in notes)
+
+
+def _starts_note(piece: str) -> bool:
+    return piece in _OPENERS or bool(_DURATION.match(piece))
+
+
+def _only_openers(pieces: list[str]) -> bool:
+    return all(piece in _OPENERS for piece in pieces)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""Real melodies for held-out tests: folk tunes of music21's corpus as one-staff **kern.
+
+The tunes (ABC, from the Essen and O'Neill collections that ship with music21)
+are written as Humdrum by converter21 and reduced to what quire's generator
+also writes, so that a transcription holds only what the page shows: notes,
+rests, dots, accidentals, ties, one beam mark per group end, fermatas, barlines,
+clef, key and meter. Tunes with chords, grace notes, tuplets or several spines
+are skipped; each keeps its first ``measures`` measures.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+COLLECTIONS = ("essenFolksong", "oneills1850")
+_DURATIONS = {"1", "2", "4", "8", "16", "32"}
+_NOTE = re.compile(r"^\[?(\d+)\.*([a-gA-G]+|r)")
+_KEEP = set("0123456789.abcdefgABCDEFGr#-n[]_LJ;")
+
+
+def _clean_note(token: str) -> str | None:
+    """The token reduced to the generator's marks, or None when it cannot be kept."""
+    if " " in token or "q" in token.lower():
+        return None
+    kept = "".join(c for c in token if c in _KEEP)
+    kept = re.sub(r"L+", "L", re.sub(r"J+", "J", kept))
+    match = _NOTE.match(kept)
+    if not match or match[1] not in _DURATIONS:
+        return None
+    return kept
+
+
+def _reduce(humdrum: str, measures: int) -> str | None:
+    """One-spine kern of the first ``measures`` measures, or None when unusable."""
+    out, bars = [], 0
+    for line in humdrum.splitlines():
+        if not line or line.startswith("!"):
+            continue
+        fields = line.split("\t")
+        if fields[0].startswith("**"):
+            if fields.count("**kern") != 1:
+                return None
+            column = fields.index("**kern")
+            out.append("**kern")
+            continue
+        token = fields[column]
+        if token in ("*^", "*v", "*+", "*x"):
+            return None
+        if token.startswith("="):
+            if not any(_NOTE.match(t) for t in out):
+                continue  # a barline before the first note is not engraved
+            bars += 1
+            if bars > measures:
+                break
+            out.append(token)
+        elif token.startswith("*"):
+            if token.startswith(("*clef", "*k[", "*met(")) or re.match(r"^\*M\d+/\d+$", token):
+                out.append(token)
+        elif token != ".":
+            note = _clean_note(token)
+            if note is None:
+                return None
+            out.append(note)
+    if sum(1 for t in out if _NOTE.match(t)) < 8:
+        return None
+    return "\n".join([*out, "==", "*-"]) + "\n"
+
+
+def write_melodies(folder: Path, count: int, measures: int = 16, per_source: int = 2) -> list[Path]:
+    """Write up to ``count`` real melodies to ``folder/<name>.krn`` (at most ``per_source``
+    from one corpus file, for variety); return their paths."""
+    import converter21
+    import music21
+    from music21 import corpus
+
+    converter21.register(converter21.ConverterName.HUMDRUM)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    sources = sorted(
+        p for p in corpus.getPaths(fileExtensions=("abc",)) if Path(p).parent.name in COLLECTIONS
+    )
+    for source in sources:
+        opus = music21.converter.parse(source)
+        taken = 0
+        for number, score in enumerate(getattr(opus, "scores", [opus])):
+            if len(written) >= count:
+                return written
+            if taken >= per_source:
+                break
+            path = folder / f"{Path(source).stem}-{number:03d}.krn"
+            try:
+                score.write("humdrum", fp=path)
+                kern = _reduce(path.read_text(encoding="utf-8"), measures)
+            except Exception:  # a tune the converters cannot handle is skipped
+                kern = None
+            if kern is None:
+                path.unlink(missing_ok=True)
+                continue
+            path.write_text(kern, encoding="utf-8")
+            written.append(path)
+            taken += 1
+    return written
