@@ -36,6 +36,7 @@ import numpy as np
 from quire.batch import BatchResult, progress, run_batch
 from quire.config import RecognizeTrainConfig
 from quire.errors import InputError, QuireError
+from quire.io import atomic_open
 from quire.recognize.data import (
     Entry,
     line_augmenter,
@@ -306,6 +307,56 @@ def validate(net: Recognizer, lines: Lines, vocabulary: Vocabulary, device: Any)
     return error_rates(pairs, vocabulary.encoding, vocabulary.normalization)
 
 
+def _epoch_batches(
+    lines: Lines, config: RecognizeTrainConfig, epoch: int, per_epoch: int
+) -> list[list[int]]:
+    """The epoch's lines (all, or ``epoch_size`` drawn anew) in width-bucketed batches."""
+    rng = random.Random(config.seed * 1000 + epoch)
+    chosen = list(range(len(lines.images)))
+    if config.epoch_size:
+        chosen = [rng.randrange(len(chosen)) for _ in range(per_epoch)]
+    widths = [lines.images[i].shape[1] for i in chosen]
+    return [[chosen[i] for i in b] for b in width_batches(widths, config.batch_size, rng)]
+
+
+@dataclass
+class _Optimisation:
+    """One training step: CTC loss per line (over its length, times its weight),
+    gradient clipping, optimiser and schedule; mixed precision on a GPU."""
+
+    model: Any  # the network, or its DistributedDataParallel wrapper
+    net: Recognizer
+    optimiser: Any
+    schedule: Any
+    scaler: Any
+    device: Any
+    amp: bool
+
+    def __post_init__(self) -> None:
+        import torch
+
+        self.ctc = torch.nn.CTCLoss(blank=0, reduction="none", zero_infinity=True)
+
+    def __call__(self, x: Any, widths: Any, targets: Any, lengths: Any, weights: Any) -> float:
+        import torch
+
+        device = self.device
+        with _autocast(device, self.amp):
+            logits, frames = self.model(x.to(device), widths.to(device))
+        losses = self.ctc(
+            logits.float().log_softmax(-1), targets.to(device), frames, lengths.to(device)
+        )
+        loss = (losses / lengths.to(device).clamp(min=1) * weights.to(device)).mean()
+        self.optimiser.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimiser)
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
+        self.scaler.step(self.optimiser)
+        self.scaler.update()
+        self.schedule.step()
+        return loss.item()
+
+
 @contextlib.contextmanager
 def _autocast(device: Any, enabled: bool) -> Iterator[None]:
     import torch
@@ -418,23 +469,14 @@ def train_recognizer(
                 "vocabulary": vocabulary.to_json(),
                 "provenance": provenance,
             }
-            from quire.io import atomic_open
-
             with atomic_open(checkpoint_path(model_dir)) as handle:
                 torch.save(payload, handle)
 
-    ctc = torch.nn.CTCLoss(blank=0, reduction="none", zero_infinity=True)
+    optimise = _Optimisation(model, net, optimiser, schedule, scaler, device, config.amp)
     try:
         while state["epoch"] < config.epochs:
             epoch = state["epoch"] + 1
-            rng = random.Random(config.seed * 1000 + epoch)
-            chosen = list(range(len(train.images)))
-            if config.epoch_size:
-                chosen = [rng.randrange(len(chosen)) for _ in range(per_epoch)]
-            widths = [train.images[i].shape[1] for i in chosen]
-            batches = [
-                [chosen[i] for i in b] for b in width_batches(widths, config.batch_size, rng)
-            ]
+            batches = _epoch_batches(train, config, epoch, per_epoch)
             batches = distributed.share(batches)[:steps]
             loader = torch.utils.data.DataLoader(
                 _Batches(train, batches, augment),
@@ -449,24 +491,10 @@ def train_recognizer(
                 module.eval()
             started, seen, total_loss = time.monotonic(), 0, 0.0
             with progress(f"epoch {epoch}", len(batches)) as advance:
-                for x, widths_t, targets, target_lengths, weights in loader:
-                    with _autocast(device, config.amp):
-                        logits, lengths = model(x.to(device), widths_t.to(device))
-                    logp = logits.float().log_softmax(-1)
-                    losses = ctc(logp, targets.to(device), lengths, target_lengths.to(device))
-                    loss = (
-                        losses / target_lengths.to(device).clamp(min=1) * weights.to(device)
-                    ).mean()
-                    optimiser.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimiser)
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-                    scaler.step(optimiser)
-                    scaler.update()
-                    schedule.step()
+                for batch in loader:
+                    total_loss += optimise(*batch)
                     state["step"] += 1
-                    seen += len(x)
-                    total_loss += loss.item()
+                    seen += len(batch[0])
                     advance()
             state["epoch"] = epoch
             speed = seen * distributed.world / max(time.monotonic() - started, 1e-9)

@@ -1,0 +1,102 @@
+"""Staves per second for ``recognize predict``, and the shipped staff model's SER.
+
+Held-out staves: real folk melodies from music21's corpus (bench/melodies.py),
+rendered by ``quire synth music --kern-dir`` at 150 dpi, clean and with a
+camera's degradations, cut by ``quire cut``. Speed: quire's default network (the
+shipped model) against the PrIMuS paper's CRNN preset, both recognizing the
+same staves in batches of 16 in this process, greedy decoding included;
+medians of three runs. Accuracy: the shipped model's SER over its own symbols
+(bekern pieces) and over whole kern tokens (both sides turned into kern).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = REPO / "models" / "staff-default"
+CACHE = Path(__file__).parent / "results" / "cache" / "melodies"
+BATCH = 16
+SPEED_STAVES = 64
+
+
+def _staves(folder: Path, melodies: Path, camera: float, encoding: str) -> Path:
+    from quire.config import CutConfig, SynthMusicConfig
+    from quire.cut import cut
+    from quire.synth.music import synth_music
+
+    config = SynthMusicConfig(
+        dpi=150, encoding=encoding, kind="monophonic", camera_chance=camera, seed=11
+    )
+    synth_music(folder, config, melodies)
+    cut(folder / "images", folder, CutConfig())
+    return folder / "lists" / "staves-gt.txt"
+
+
+def _scores(model, listing: Path) -> dict:
+    from quire.config import RecognizePredictConfig
+    from quire.evaluate import error_rates
+    from quire.music.encodings import to_kern
+    from quire.recognize.data import load_line, read_list
+    from quire.recognize.predict import recognize
+
+    entries, _ = read_list(listing)
+    images = [load_line(e.path, model.net.height, 8000) for e in entries]
+    found = [text for text, _, _ in recognize(model, images, RecognizePredictConfig())]
+    pairs = list(zip(found, [e.text for e in entries], strict=True))
+    encoding = model.vocabulary.encoding
+    own = error_rates(pairs, encoding)
+    kern = error_rates([(to_kern(a, encoding), to_kern(b, encoding)) for a, b in pairs], "kern")
+    return {
+        "staves": len(pairs),
+        "ser": own["ser"],
+        "ser_kern_tokens": kern["ser"],
+        "ler": own["ler"],
+    }
+
+
+def run() -> dict:
+    import torch
+
+    from bench.melodies import write_melodies
+    from bench.timing import median_seconds
+    from quire.config import RecognizePredictConfig
+    from quire.recognize.data import load_line, read_list
+    from quire.recognize.network import PRESETS, Recognizer
+    from quire.recognize.predict import RecognizerModel, recognize
+    from quire.recognize.vocabulary import Vocabulary
+
+    melodies = sorted(CACHE.glob("*.krn")) or write_melodies(CACHE, 40)
+    shipped = MODEL.exists()
+    figures: dict = {"melodies": len(melodies), "batch_size": BATCH, "device": "cpu"}
+    with tempfile.TemporaryDirectory() as tmp:
+        encoding = "bekern"
+        clean = _staves(Path(tmp) / "clean", CACHE, 0.0, encoding)
+        camera = _staves(Path(tmp) / "camera", CACHE, 1.0, encoding)
+        entries, _ = read_list(clean)
+        if shipped:
+            model = RecognizerModel.load(MODEL, "cpu")
+        else:  # speed only: an untrained default net
+            texts = [e.text for e in entries]
+            vocabulary = Vocabulary.from_texts(texts, encoding, "NFC")
+            net = Recognizer(PRESETS["default"], vocabulary.size).eval()
+            model = RecognizerModel(net, vocabulary, {}, torch.device("cpu"))
+        primus_net = Recognizer(PRESETS["primus"], model.vocabulary.size).eval()
+        primus = RecognizerModel(primus_net, model.vocabulary, {}, torch.device("cpu"))
+        config = RecognizePredictConfig(batch_size=BATCH)
+        sample = entries[:SPEED_STAVES]
+        for name, candidate in (("default", model), ("primus", primus)):
+            images = [load_line(e.path, candidate.net.height, 8000) for e in sample]
+            seconds = median_seconds(lambda c=candidate, i=images: recognize(c, i, config), 3)
+            figures[f"{name}_staves_per_second"] = round(len(images) / seconds, 2)
+        figures["speedup"] = round(
+            figures["default_staves_per_second"] / figures["primus_staves_per_second"], 2
+        )
+        figures["threads"] = torch.get_num_threads()
+        if shipped:
+            figures["model"] = "models/staff-default"
+            figures["clean"] = _scores(model, clean)
+            figures["camera"] = _scores(model, camera)
+            figures["model_validation"] = model.meta.get("metrics", {})
+    return figures
