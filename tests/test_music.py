@@ -82,3 +82,17 @@ def test_staff_tokens_carry_clef_and_key_into_later_systems():
 def test_unusable_kern_is_named(text, message):
     with pytest.raises(KernError, match=re.escape(message)):
         parse_kern(text)
+
+
+def test_accidentals_as_printed_and_back():
+    from quire.music.accidentals import to_printed, to_sounding
+    from quire.synth.generate import MusicStyle, generate_kern
+
+    text = "*k[f#] 4f# 4f 4f# 4fn = [4g# = 4g#] 4g 4ff#"
+    printed = to_printed(text)
+    assert printed == "*k[f#] 4f 4fn 4f# 4fn = [4g# = 4g] 4g 4ff"  # a tie sets no accidental
+    assert to_sounding(printed) == "*k[f#] 4f# 4fn 4f# 4fn = [4g# = 4g#] 4g 4ff#"
+    for seed in range(50):  # generated music comes back exactly
+        score = parse_kern(generate_kern(seed, MusicStyle(kind="monophonic")))
+        staff = staff_text(staff_tokens(score, 0, 1, 10**6))
+        assert to_sounding(to_printed(staff)) == staff

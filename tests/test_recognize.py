@@ -115,6 +115,10 @@ def test_vocabulary_symbols_round_trip():
     assert vocabulary.tokens[:2] == ("2", "4") and vocabulary.size == len(set(tokens)) + 1
     known, unknown = vocabulary.encode("4·e ===")
     assert vocabulary.decode(known) == ["4"] and unknown == ["e", "==="]
+    # accidentals as printed: the key's flat is not a symbol, the naturals are
+    flats = "*k[b-e-] 4·e·- 4·e·n 4·e·- = 4·b·- 4·b"
+    assert symbols(flats, "bekern")[1:] == [*"4e4en4e-", "=", *"4b4bn"]
+    assert join(symbols(flats, "bekern"), "bekern") == flats + "·n"  # a natural spelt out
     assert Vocabulary.from_json(json.loads(json.dumps(vocabulary.to_json()))) == vocabulary
 
 
@@ -146,6 +150,8 @@ def test_greedy_beam_and_alignment():
     line, per_symbol = decode.confidences(logp, [1, 1, 2, 3])
     assert line == pytest.approx(0.94) and per_symbol == pytest.approx([0.94] * 4)
     assert decode.confidences(_peaky([0, 0]), [])[0] == pytest.approx(0.94)
+    long = [1, 2, 3] * 60  # more states than a small integer type holds
+    assert len(decode.confidences(_peaky([c for s in long for c in (s, 0)]), long)[1]) == 180
     # beam search sums the paths of a labelling: blank is each frame's best, but the
     # three paths of "1" (1 1, 1 _, _ 1) together are likelier than "" (_ _)
     spread = np.log(np.array([[0.4, 0.35, 0.25], [0.4, 0.35, 0.25]]))

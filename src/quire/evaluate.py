@@ -136,19 +136,19 @@ def error_rates(
     """CER, SER, WER and LER of ``(predicted, reference)`` pairs (definitions above)."""
     from rapidfuzz.distance import Levenshtein
 
-    from quire.recognize.vocabulary import normalise, symbols
+    from quire.recognize.vocabulary import normalise, units
 
     totals = {"cer": [0, 0], "ser": [0, 0], "wer": [0, 0]}
     wrong = 0
     for predicted, reference in pairs:
         predicted = normalise(predicted, normalization).strip()
         reference = normalise(reference, normalization).strip()
-        units = {
+        compared = {
             "cer": (predicted, reference),
-            "ser": (symbols(predicted, encoding, "none"), symbols(reference, encoding, "none")),
+            "ser": (units(predicted, encoding, "none"), units(reference, encoding, "none")),
             "wer": (predicted.split(), reference.split()),
         }
-        for key, (a, b) in units.items():
+        for key, (a, b) in compared.items():
             totals[key][0] += Levenshtein.distance(a, b)
             totals[key][1] += len(b)
         wrong += predicted != reference

@@ -74,7 +74,7 @@ def align(logp: np.ndarray, labels: list[int]) -> np.ndarray:
     path = np.empty(len(logp), int)
     for t in range(len(logp) - 1, -1, -1):
         path[t] = state
-        state -= back[t, state]
+        state -= int(back[t, state])
     return np.where(path % 2 == 1, path // 2, -1)
 
 

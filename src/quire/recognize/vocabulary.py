@@ -7,6 +7,10 @@ piece of a note (duration, pitch, accidental, mark) is a symbol of its own. The
 ``·`` that joins the pieces is not a symbol: a note starts at its duration (or at
 a tie or slur opening before it), so the pieces can be joined again without it,
 and a CTC model needs a frame less per piece. Index 0 is the CTC blank.
+
+kern and bekern models read accidentals as printed (:mod:`quire.music.accidentals`):
+a note's accidental is a symbol only where one is engraved, and :func:`join`
+spells the key signature's and the measure's accidentals out again.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
+from quire.music.accidentals import to_printed, to_sounding
+from quire.music.encodings import encode, to_kern
 from quire.music.kern import CHORD_SEPARATOR
 
 TEXT = "text"
@@ -25,6 +31,7 @@ JOINER = "·"  # bekern's piece separator
 _OPENERS = ("[", "(", "{", "&")
 _ALONE = ("*", "=", "!")
 _DURATION = re.compile(r"^\d+\.*$")
+_PRINTED = ("kern", "bekern")  # encodings read with accidentals as printed
 
 
 def normalise(text: str, form: str) -> str:
@@ -32,8 +39,9 @@ def normalise(text: str, form: str) -> str:
     return text if form == "none" else unicodedata.normalize(form, text)
 
 
-def symbols(text: str, encoding: str, form: str = "NFC") -> list[str]:
-    """Split a transcription into the symbols a model of ``encoding`` recognizes."""
+def units(text: str, encoding: str, form: str = "NFC") -> list[str]:
+    """A transcription as written, split into characters (text) or tokens (music; the
+    pieces of notes in bekern): what symbol error rates count."""
     if encoding == TEXT:
         return list(normalise(text, form).strip())
     if encoding == "bekern":
@@ -41,12 +49,25 @@ def symbols(text: str, encoding: str, form: str = "NFC") -> list[str]:
     return text.split()
 
 
+def symbols(text: str, encoding: str, form: str = "NFC") -> list[str]:
+    """The symbols a model of ``encoding`` reads in a transcription."""
+    if encoding in _PRINTED:
+        text = encode(to_printed(to_kern(text, encoding)), encoding)
+    return units(text, encoding, form)
+
+
 def join(tokens: list[str], encoding: str) -> str:
     """Inverse of :func:`symbols`: the transcription text of ``tokens``."""
     if encoding == TEXT:
         return "".join(tokens)
-    if encoding != "bekern":
-        return " ".join(tokens)
+    text = _join_pieces(tokens) if encoding == "bekern" else " ".join(tokens)
+    if encoding in _PRINTED:
+        text = encode(to_sounding(to_kern(text, encoding)), encoding)
+    return text
+
+
+def _join_pieces(tokens: list[str]) -> str:
+    """Bekern text from its pieces: a note starts at its duration or an opening mark."""
     notes: list[list[str]] = []
     taking = False  # whether the last note takes more pieces
     for token in tokens:

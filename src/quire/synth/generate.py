@@ -86,7 +86,7 @@ def _spine(
     length = Fraction(numerator, denominator)
     beat = Fraction(3, 8) if denominator == 8 and numerator % 3 == 0 else Fraction(1, denominator)
     chords = style.kind == "piano" and rng.random() < style.chord_chance * 2
-    out, tie_from = [], None
+    out, tie_from, tie_pitch = [], None, ""  # a tie carries the pitch, accidental included
     for _ in range(measures):
         events: list[tuple[Fraction, str]] = []
         onset = Fraction(0)
@@ -110,7 +110,8 @@ def _spine(
                         ),
                     )
                     step = position
-                token = duration + _pitch(rng, step, key, style, tie_from is not None)
+                pitch = tie_pitch if tie_from is not None else _pitch(rng, step, key, style)
+                token = duration + pitch
                 if (
                     chords
                     and tie_from is None
@@ -118,7 +119,7 @@ def _spine(
                     and step + 4 <= high
                 ):
                     third = step + rng.choice([2, 4])
-                    token += " " + duration + _pitch(rng, third, key, style, False)
+                    token += " " + duration + _pitch(rng, third, key, style)
                 if tie_from is not None:
                     token = _tie(token, "]")
                     tie_from = None
@@ -126,19 +127,19 @@ def _spine(
                     onset + value == length and rng.random() < style.tie_chance and " " not in token
                 ):
                     token = _tie(token, "[")
-                    tie_from = step
+                    tie_from, tie_pitch = step, pitch
             events.append((onset, token))
             onset += value
         out.append(_beam(events, beat))
     return out
 
 
-def _pitch(rng: random.Random, index: int, key: str, style: MusicStyle, tied: bool) -> str:
+def _pitch(rng: random.Random, index: int, key: str, style: MusicStyle) -> str:
     octave, step = divmod(index, 7)
     letter = _STEPS[step]
     name = letter * (octave - 3) if octave >= 4 else letter.upper() * (4 - octave)
     in_key = "#" if f"{letter}#" in key else "-" if f"{letter}-" in key else ""
-    if not tied and rng.random() < style.accidental_chance:
+    if rng.random() < style.accidental_chance:
         usual = {"#": letter not in "eb", "-": letter not in "fc", "n": True}  # no E#, F♭ …
         return name + rng.choice([a for a in usual if usual[a] and a != (in_key or "n")])
     return name + in_key
