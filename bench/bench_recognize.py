@@ -37,8 +37,9 @@ def _staves(folder: Path, melodies: Path, camera: float, encoding: str) -> Path:
 def _scores(model, listing: Path) -> dict:
     from quire.config import RecognizePredictConfig
     from quire.evaluate import error_rates
+    from quire.lists import read_list
     from quire.music.encodings import to_kern
-    from quire.recognize.data import load_line, read_list
+    from quire.recognize.data import load_line
     from quire.recognize.predict import recognize
 
     entries, _ = read_list(listing)
@@ -62,7 +63,8 @@ def run() -> dict:
     from bench.melodies import write_melodies
     from bench.timing import median_seconds
     from quire.config import RecognizePredictConfig
-    from quire.recognize.data import load_line, read_list
+    from quire.lists import read_list
+    from quire.recognize.data import load_line
     from quire.recognize.network import PRESETS, Recognizer
     from quire.recognize.predict import RecognizerModel, recognize
     from quire.recognize.vocabulary import Vocabulary

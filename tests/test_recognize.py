@@ -123,7 +123,7 @@ def test_vocabulary_symbols_round_trip():
 
 
 def test_lists_take_weights_and_resolve_paths(tmp_path):
-    from quire.recognize.data import read_list
+    from quire.lists import read_list
 
     (tmp_path / "lists").mkdir()
     listing = tmp_path / "lists" / "train.txt"

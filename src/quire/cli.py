@@ -64,6 +64,39 @@ def stage(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _model_option(help_text: str) -> Callable[[Any], Any]:
+    """``-m/--model``: a model directory to use."""
+    return click.option(
+        "-m",
+        "--model",
+        "model_dir",
+        required=True,
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help=help_text,
+    )
+
+
+def _model_output(help_text: str) -> Callable[[Any], Any]:
+    """``-o/--output``: the model directory a training writes."""
+    return click.option(
+        "-o",
+        "--output",
+        "model_dir",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help=help_text,
+    )
+
+
+def _base_model_option(help_text: str) -> Callable[[Any], Any]:
+    """``--base-model``: a trained model to fine-tune."""
+    return click.option(
+        "--base-model",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help=help_text,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="quire")
 @click.option("-v", "--verbose", count=True, help="Debugging output.")
@@ -150,19 +183,8 @@ def layout() -> None:
 
 @layout.command("train")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "model_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Model directory to write.",
-)
-@click.option(
-    "--base-model",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Fine-tune this layout model (its layers must start --layers).",
-)
+@_model_output("Model directory to write.")
+@_base_model_option("Fine-tune this layout model (its layers must start --layers).")
 @config_options(LayoutTrainConfig)
 @stage
 def layout_train(
@@ -182,14 +204,7 @@ def layout_train(
 @layout.command("predict")
 @click.argument("images", type=click.Path(exists=True, path_type=Path))
 @click.argument("work", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "-m",
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Layout model directory.",
-)
+@_model_option("Layout model directory.")
 @config_options(LayoutPredictConfig)
 @stage
 def layout_predict(
@@ -235,14 +250,7 @@ def recognize() -> None:
 @click.argument(
     "lists", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option(
-    "-o",
-    "--output",
-    "model_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Model directory to write (the best model so far, after every epoch).",
-)
+@_model_output("Model directory to write (the best model so far, after every epoch).")
 @click.option(
     "--validation",
     "validation",
@@ -250,11 +258,7 @@ def recognize() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Validation list (repeat for several); default: --val-fraction of the lines.",
 )
-@click.option(
-    "--base-model",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Fine-tune this recognizer (its architecture and, by default, vocabulary).",
-)
+@_base_model_option("Fine-tune this recognizer (its architecture and, by default, vocabulary).")
 @click.option(
     "--replace-output-layer",
     is_flag=True,
@@ -290,14 +294,7 @@ def recognize_train(
 
 @recognize.command("predict")
 @click.argument("source", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "-m",
-    "--model",
-    "model_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Recognizer model directory.",
-)
+@_model_option("Recognizer model directory.")
 @click.option(
     "-o",
     "--output",

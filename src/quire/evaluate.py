@@ -160,31 +160,14 @@ def error_rates(
     return report
 
 
-def _transcriptions(path: Path, column: int) -> dict[str, str]:
-    """``path<TAB>…<TAB>text`` lines keyed by the snippet's file stem."""
-    from quire.recognize.data import read_list
-
-    if column == 2:  # results.tsv: path, confidence, text
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(path, f"cannot read ({exc})") from None
-        rows = {}
-        for number, line in enumerate(lines, 1):
-            fields = line.split("\t")
-            if len(fields) < 3:
-                raise InputError(path, f"line {number}: expected path<TAB>confidence<TAB>text")
-            rows[Path(fields[0]).stem] = "\t".join(fields[2:])
-        return rows
-    entries, _ = read_list(path, need_text=False)
-    return {entry.path.stem: entry.text for entry in entries}
-
-
 def text_scores(
     predicted: Path, truth: Path, encoding: str = "text", normalization: str = "NFC"
 ) -> dict[str, Any]:
     """Error rates of a ``results.tsv`` against a ground-truth list, joined on snippet."""
-    found, true = _transcriptions(predicted, 2), _transcriptions(truth, 1)
+    from quire.lists import read_list, read_results
+
+    entries, _ = read_list(truth, need_text=False)
+    found, true = read_results(predicted), {entry.path.stem: entry.text for entry in entries}
     if not true:
         raise QuireError(f"{truth}: no lines to evaluate")
     missing = sorted(set(true) - set(found))

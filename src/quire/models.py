@@ -18,6 +18,7 @@ from quire.errors import InputError
 from quire.io import umask
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 WEIGHTS = "model.safetensors"
@@ -37,6 +38,38 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def ink(gray: np.ndarray) -> torch.Tensor:
+    """8-bit grayscale pixels as the networks' input: ink in 0…1, 1 = black."""
+    import torch
+
+    return 1.0 - torch.tensor(gray, dtype=torch.float32) / 255.0
+
+
+def training_record(
+    data: list[Path], config: Any, counts: dict[str, int], provenance: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``training`` entry of ``model.json``: data, counts, configuration, version."""
+    from quire import __version__
+
+    return {
+        "data": [str(p) for p in data],
+        **counts,
+        "config": config.model_dump(mode="json"),
+        "quire": __version__,
+        "commit": git_commit(),
+        **provenance,
+    }
 
 
 def save_model(path: Path, state: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:

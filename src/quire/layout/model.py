@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from quire.models import ink
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -98,10 +100,4 @@ class LayoutNet(nn.Module):
 
 def to_input(gray: np.ndarray) -> torch.Tensor:
     """A grayscale page (uint8) as network input: 1×1×H×W ink, 1 = black."""
-    return (1.0 - torch.tensor(gray, dtype=torch.float32) / 255.0)[None, None]
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    return ink(gray)[None, None]

@@ -48,7 +48,8 @@ def load_layout_model(path: Path, device: str = "auto") -> LayoutModel:
     """Load a layout model directory onto ``device``."""
     import torch
 
-    from quire.layout.model import LayoutNet, pick_device
+    from quire.layout.model import LayoutNet
+    from quire.models import pick_device
 
     state, meta = load_model(path, "layout")
     try:

@@ -24,7 +24,7 @@ from quire.errors import InputError, QuireError
 from quire.evaluate import precision_recall_f1
 from quire.layers import colour
 from quire.layout.data import IGNORE, Sample, find_samples, read_layer_folder, read_pixeljs_zip
-from quire.models import git_commit, save_model
+from quire.models import save_model, training_record
 
 if TYPE_CHECKING:
     import albumentations as A
@@ -190,8 +190,9 @@ def train_layout(
     """Train a layout model on ``inputs`` (Pixel.js zips, synth folders) into ``model_dir``."""
     import torch
 
-    from quire.layout.model import LayoutNet, pick_device, to_input
+    from quire.layout.model import LayoutNet, to_input
     from quire.layout.predict import LayoutModel
+    from quire.models import pick_device
 
     samples, result = load_samples(inputs, config)
     if not samples:
@@ -270,8 +271,6 @@ def _meta(
     provenance: dict[str, Any],
     inputs: list[Path],
 ) -> dict[str, Any]:
-    from quire import __version__
-
     return {
         "kind": "layout",
         "layers": config.layers,
@@ -284,14 +283,8 @@ def _meta(
             "scale": config.scale,
         },
         "input": {"channels": 1, "normalisation": "ink = 1 - gray / 255"},
-        "training": {
-            "data": [str(p) for p in inputs],
-            "train_pages": train,
-            "val_pages": val,
-            "config": config.model_dump(mode="json"),
-            "quire": __version__,
-            "commit": git_commit(),
-            **provenance,
-        },
+        "training": training_record(
+            inputs, config, {"train_pages": train, "val_pages": val}, provenance
+        ),
         "metrics": {"validation": metrics},
     }

@@ -1,7 +1,5 @@
-"""Line data for recognizers: lists, snippets scaled to the model height, batches.
+"""Line data for recognizers: snippets scaled to the model height, batches.
 
-A list has one line per snippet: ``path<TAB>text`` or ``path<TAB>weight<TAB>text``
-(pseudolabels carry a weight). Relative paths are relative to the list's folder.
 Snippets are read once, scaled to the network's input height and kept in memory
 as 8-bit images; batches are formed from lines of similar width so that little
 of a batch is padding.
@@ -9,10 +7,8 @@ of a batch is padding.
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,64 +16,12 @@ import numpy as np
 
 from quire.errors import InputError
 from quire.io import read_image
+from quire.models import ink
 
 if TYPE_CHECKING:
     import torch
 
 BUCKET_BATCHES = 32  # batches drawn together and sorted by width when forming batches
-
-
-@dataclass
-class Entry:
-    """One line of a list: where its snippet is, its transcription and weight."""
-
-    path: Path
-    text: str
-    weight: float = 1.0
-    source: str = ""  # list:line, for messages
-
-
-def _weight(value: str) -> float | None:
-    try:
-        weight = float(value)
-    except ValueError:
-        return None
-    return weight if weight >= 0 else None
-
-
-def read_list(path: Path, need_text: bool = True) -> tuple[list[Entry], list[str]]:
-    """The entries of a list file, and one message per unusable line."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read list ({exc})") from None
-    entries, problems = [], []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        source = f"{path}:{number}"
-        fields = line.split("\t")
-        text, weight = "", 1.0
-        if len(fields) >= 3 and (w := _weight(fields[1])) is not None:
-            weight, text = w, "\t".join(fields[2:])
-        elif len(fields) >= 2:
-            text = "\t".join(fields[1:])
-        if need_text and len(fields) < 2:
-            problems.append(f"{source}: no transcription (expected path<TAB>text)")
-            continue
-        if need_text and not text.strip():
-            problems.append(f"{source}: empty transcription")
-            continue
-        snippet = Path(fields[0])
-        entries.append(
-            Entry(
-                snippet if snippet.is_absolute() else Path(os.path.normpath(path.parent / snippet)),
-                text,
-                weight,
-                source,
-            )
-        )
-    return entries, problems
 
 
 def load_line(path: Path, height: int, max_width: int) -> np.ndarray:
@@ -103,8 +47,7 @@ def to_batch(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     batch = np.full((len(images), 1, images[0].shape[0], max(widths)), 255, np.uint8)
     for i, image in enumerate(images):
         batch[i, 0, :, : image.shape[1]] = image
-    ink = 1.0 - torch.from_numpy(batch).float() / 255.0
-    return ink, torch.tensor(widths)
+    return ink(batch), torch.tensor(widths)
 
 
 def width_batches(

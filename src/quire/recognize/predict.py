@@ -18,8 +18,9 @@ from quire.batch import BatchResult, progress
 from quire.config import RecognizePredictConfig
 from quire.errors import InputError, QuireError
 from quire.io import IMAGE_SUFFIXES, atomic_write_text
+from quire.lists import read_list
 from quire.recognize import decode
-from quire.recognize.data import load_line, read_list, to_batch, width_batches
+from quire.recognize.data import load_line, to_batch, width_batches
 from quire.recognize.vocabulary import Vocabulary, join
 
 if TYPE_CHECKING:
@@ -42,8 +43,7 @@ class RecognizerModel:
 
     @classmethod
     def load(cls, path: Path, device: str = "auto") -> RecognizerModel:
-        from quire.layout.model import pick_device
-        from quire.models import load_model
+        from quire.models import load_model, pick_device
         from quire.recognize.network import Recognizer
 
         state, meta = load_model(path, "recognizer")

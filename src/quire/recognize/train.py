@@ -37,14 +37,9 @@ from quire.batch import BatchResult, progress, run_batch
 from quire.config import RecognizeTrainConfig
 from quire.errors import InputError, QuireError
 from quire.io import atomic_open
-from quire.recognize.data import (
-    Entry,
-    line_augmenter,
-    load_line,
-    read_list,
-    to_batch,
-    width_batches,
-)
+from quire.lists import Entry, read_list
+from quire.models import load_model, pick_device, save_model, training_record
+from quire.recognize.data import line_augmenter, load_line, to_batch, width_batches
 from quire.recognize.vocabulary import Vocabulary, unknown_report
 
 if TYPE_CHECKING:
@@ -220,7 +215,6 @@ def _plan(
     replace_output_layer: bool,
 ) -> _Start:
     """A new network, or a base model's (with a new output layer if asked)."""
-    from quire.models import load_model
     from quire.recognize.network import resolve
 
     texts = [entry.text for entry in entries]
@@ -380,7 +374,6 @@ def train_recognizer(
     """Train a recognizer on the lines of ``lists`` and write it to ``model_dir``."""
     import torch
 
-    from quire.layout.model import pick_device
     from quire.recognize.network import Recognizer
 
     if replace_output_layer and base_model is None:
@@ -537,8 +530,6 @@ def train_recognizer(
 
 
 def _save(model_dir: Path, net: Recognizer, meta: dict, scores: dict, state: dict) -> None:
-    from quire.models import save_model
-
     meta = {
         **meta,
         "metrics": {"validation": {**scores, "epoch": state["epoch"], "step": state["step"]}},
@@ -556,8 +547,6 @@ def _meta_of(
     val: int,
     lists: list[Path],
 ) -> dict[str, Any]:
-    from quire import __version__
-    from quire.models import git_commit
     from quire.recognize.network import PRESETS
 
     preset = next((name for name, value in PRESETS.items() if value == spec), None)
@@ -570,13 +559,7 @@ def _meta_of(
             "channels": net.channels,
             "normalisation": "ink = 1 - gray / 255; lines scaled to the height, padded white",
         },
-        "training": {
-            "data": [str(p) for p in lists],
-            "train_lines": train,
-            "val_lines": val,
-            "config": config.model_dump(mode="json"),
-            "quire": __version__,
-            "commit": git_commit(),
-            **provenance,
-        },
+        "training": training_record(
+            lists, config, {"train_lines": train, "val_lines": val}, provenance
+        ),
     }
