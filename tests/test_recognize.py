@@ -100,7 +100,7 @@ def test_cut_levels_a_skewed_line():
     polygon = np.array([(40, 80), (360, 80), (360, 150), (40, 150)], float)
     angle = level_angle(baseline)
     assert angle == pytest.approx(np.degrees(np.arctan(0.1)))
-    snippet = cut_line(page, polygon, angle)
+    snippet, _ = cut_line(page, polygon, angle)
     rows = np.nonzero((snippet < 128).sum(1) > 50)[0]
     assert len(rows) and np.ptp(rows) <= 4  # the line is level: ink in a few rows only
 

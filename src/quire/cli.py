@@ -231,14 +231,66 @@ def extract(images: Path, work: Path, config_file: Path | None, **flags: Any) ->
 
 @cli.command()
 @click.argument("images", type=click.Path(exists=True, path_type=Path))
-@click.argument("work", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("work", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--pages",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of the PageXML files (default: WORK/page).",
+)
 @config_options(CutConfig)
 @stage
-def cut(images: Path, work: Path, config_file: Path | None, **flags: Any) -> Any:
+def cut(
+    images: Path, work: Path, pages: Path | None, config_file: Path | None, **flags: Any
+) -> Any:
     """Snippets of every line of WORK/page/*.xml into WORK/snippets/, lists into WORK/lists/."""
     from quire.cut import cut as run
 
-    return run(images, work, build_config(CutConfig, config_file, flags))
+    return run(images, work, build_config(CutConfig, config_file, flags), pages)
+
+
+@cli.command()
+@click.argument(
+    "list_file", metavar="LIST", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.argument("output", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--val-fraction",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Share of lines for validation.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the shuffle.")
+@stage
+def split(list_file: Path, output: Path, val_fraction: float, seed: int) -> None:
+    """Split a ground-truth LIST into OUTPUT/train.txt and OUTPUT/val.txt, reproducibly."""
+    from quire.lists import split_list
+
+    split_list(list_file, output, val_fraction, seed)
+
+
+@cli.command()
+@click.argument("work", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "-r",
+    "--results",
+    "results",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Results file (default: WORK/results.tsv).",
+)
+@click.option(
+    "-m",
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The recognizer that made the results, named in the pages' provenance.",
+)
+@stage
+def merge(work: Path, results: Path | None, model_dir: Path | None) -> Any:
+    """Write recognition results into WORK/page/*.xml (TextEquiv with @conf)."""
+    from quire.merge import merge as run
+
+    return run(work, results or work / "results.tsv", model_dir)
 
 
 @cli.group()

@@ -195,8 +195,31 @@ class CutConfig(StageConfig):
     section: ClassVar[str] = "cut"
 
     deskew: bool = Field(True, description="Turn every snippet so that its baseline is level.")
-    mask: bool = Field(True, description="Make what lies outside the line's polygon white.")
+    mask: bool = Field(True, description="Hide what lies outside the line's polygon.")
+    fill: Literal["white", "alpha"] = Field(
+        "white",
+        description="Outside the polygon: white (grayscale PNG) or transparent (RGBA, as Loghi).",
+    )
+    padding: int = Field(0, ge=0, description="Pixels of fill added on every side.")
+    height: int = Field(0, ge=0, description="Scale snippets to this height (0: as cut).")
     min_height: int = Field(4, ge=1, description="Leave out snippets lower than this (pixels).")
+    min_confidence: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Ground truth lists: leave out lines whose TextEquiv@conf is lower.",
+    )
+    max_confidence: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Ground truth lists: leave out lines whose TextEquiv@conf is higher.",
+    )
+    weights: bool = Field(
+        False,
+        description="Ground truth lists as path<TAB>weight<TAB>text, weight = TextEquiv@conf.",
+    )
+    workers: int = Field(0, ge=0, description="Processes cutting pages in parallel (0: this one).")
 
 
 class RecognizeTrainConfig(StageConfig):

@@ -1,25 +1,35 @@
 """quire cut: line and staff snippets along the polygons of PageXML.
 
-Every ``TextLine`` of ``WORK/page/<stem>.xml`` becomes
+Every ``TextLine`` of ``WORK/page/<stem>.xml`` (or of ``--pages``) becomes
 ``WORK/snippets/<stem>/<stem>-<line id>.png``: the line's polygon cut from the
-page in grayscale, turned so that its baseline is level (deskew), and white
-outside the polygon (mask). Staves (``structure {type:staff;}``) and text lines
-go to separate lists, as recognizers for them differ:
+page, turned so that its baseline is level (deskew), and white outside the polygon
+(mask) in grayscale, or transparent outside it in RGBA (``fill: alpha``, Loghi's
+4-channel snippets); optionally padded and scaled to a fixed height. Staves
+(``structure {type:staff;}``) and text lines go to separate lists, as recognizers
+for them differ:
 
 - ``WORK/lists/staves.txt``, ``WORK/lists/lines.txt``: every snippet (path only),
   what ``quire recognize predict`` reads;
 - ``WORK/lists/staves-gt.txt``, ``WORK/lists/lines-gt.txt``: the snippets whose
-  line has a transcription, as ``path<TAB>text``, what ``quire recognize train``
-  reads.
+  line is ground truth, as ``path<TAB>text`` (``path<TAB>weight<TAB>text`` with
+  ``weights``, the weight being ``TextEquiv@conf``), what ``quire recognize train``
+  reads. Left out, with a count: empty lines, lines tagged ``unclear`` in
+  ``custom``, lines whose ``@conf`` lies outside the confidence bounds (a line
+  without ``@conf`` is taken as checked by a person).
 
 Paths in lists are relative to the lists' folder.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import os
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +37,12 @@ from quire.batch import BatchResult, run_batch
 from quire.config import CutConfig
 from quire.errors import InputError
 from quire.io import IMAGE_SUFFIXES, atomic_write_text
+from quire.workdir import page_files
+
+if TYPE_CHECKING:
+    from quire.pagexml import TextLine
+
+log = logging.getLogger("quire")
 
 KINDS = ("staves", "lines")
 
@@ -40,10 +56,10 @@ def level_angle(baseline: np.ndarray) -> float:
 
 
 def cut_line(
-    gray: np.ndarray, polygon: np.ndarray, angle: float = 0.0, mask: bool = True
-) -> np.ndarray:
-    """The ``polygon`` of ``gray`` turned by ``angle`` degrees about its centre, white outside
-    it when ``mask``."""
+    image: np.ndarray, polygon: np.ndarray, angle: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``polygon`` of ``image`` (gray or RGB) turned by ``angle`` degrees about its
+    centre, and the mask of what lies inside the polygon."""
     import cv2
 
     matrix = cv2.getRotationMatrix2D(tuple(map(float, polygon.mean(0))), angle, 1.0)
@@ -52,12 +68,38 @@ def cut_line(
     x1, y1 = np.ceil(turned.max(0)).astype(int)
     matrix[:, 2] -= (x0, y0)
     size = (max(1, x1 - x0), max(1, y1 - y0))
-    out = cv2.warpAffine(gray, matrix, size, flags=cv2.INTER_LINEAR, borderValue=255)
-    if mask:
-        inside = np.zeros(out.shape, np.uint8)
-        cv2.fillPoly(inside, [np.round(turned - (x0, y0)).astype(np.int32)], 1)
-        out[inside == 0] = 255
-    return out
+    white = (255,) * (image.shape[2] if image.ndim == 3 else 1)
+    out = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderValue=white)
+    inside = np.zeros(out.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(turned - (x0, y0)).astype(np.int32)], 1)
+    return out, inside.astype(bool)
+
+
+def finish_snippet(pixels: np.ndarray, inside: np.ndarray, config: CutConfig) -> np.ndarray:
+    """Mask (white, or transparent as a 4th channel), pad and scale a cut line."""
+    import cv2
+
+    if config.fill == "alpha":
+        alpha = (inside if config.mask else np.ones_like(inside)).astype(np.uint8) * 255
+        pixels = np.dstack([pixels, alpha])
+        border: tuple[int, ...] = (255, 255, 255, 0)
+    else:
+        pixels = pixels.copy()
+        if config.mask:
+            pixels[~inside] = 255
+        border = (255,)
+    if config.padding:
+        pad = config.padding
+        pixels = cv2.copyMakeBorder(pixels, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=border)
+    if config.height and pixels.shape[0] != config.height:
+        width = max(1, round(pixels.shape[1] * config.height / pixels.shape[0]))
+        shrink = pixels.shape[0] > config.height
+        pixels = cv2.resize(
+            pixels,
+            (width, config.height),
+            interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+        )
+    return pixels
 
 
 def find_image(images: Path, stem: str, filename: str | None) -> Path:
@@ -73,10 +115,32 @@ def find_image(images: Path, stem: str, filename: str | None) -> Path:
     raise InputError(images / stem, "no page image of this name")
 
 
-def cut_page(
-    xml: Path, images: Path, work: Path, config: CutConfig
-) -> dict[str, list[tuple[Path, str | None]]]:
-    """Write the snippets of one page; per kind, their paths and transcriptions."""
+@dataclass
+class Snippet:
+    """A snippet written by cut: its path, kind, transcription and why it is no ground truth."""
+
+    path: Path
+    kind: str
+    text: str | None
+    conf: float | None
+    left_out: str | None = None  # empty, unclear, confidence
+
+
+def _ground_truth(line: TextLine, config: CutConfig) -> tuple[str | None, str | None]:
+    """A line's one-line transcription, or why it is no ground truth."""
+    text = " ".join((line.text or "").split())
+    if not text:
+        return None, "empty"
+    if any(key == "unclear" for key, _ in line.custom):
+        return text, "unclear"
+    conf = line.conf
+    if conf is not None and not config.min_confidence <= conf <= config.max_confidence:
+        return text, "confidence"
+    return text, None
+
+
+def cut_page(xml: Path, images: Path, work: Path, config: CutConfig) -> list[Snippet]:
+    """Write the snippets of one page (a module-level function: it runs in workers too)."""
     from PIL import Image
 
     from quire.io import atomic_save_image, read_image
@@ -84,47 +148,64 @@ def cut_page(
 
     doc = PageDocument.read(xml)
     stem = xml.stem
-    gray = np.asarray(read_image(find_image(images, stem, doc.page.image_filename), "L"))
+    mode = "RGB" if config.fill == "alpha" else "L"
+    page = np.asarray(read_image(find_image(images, stem, doc.page.image_filename), mode))
     folder = work / "snippets" / stem
-    found: dict[str, list[tuple[Path, str | None]]] = {kind: [] for kind in KINDS}
+    snippets = []
     for line in doc.text_lines():
         polygon = np.asarray(line.coords, float)
         if len(polygon) < 3:
             continue  # no area to cut (a reader of other tools' files meets these)
         baseline = np.asarray(line.baseline, float)
         angle = level_angle(baseline) if config.deskew and len(baseline) else 0.0
-        snippet = cut_line(gray, polygon, angle, config.mask)
-        if snippet.shape[0] < config.min_height:
+        pixels, inside = cut_line(page, polygon, angle)
+        if pixels.shape[0] < config.min_height:
             continue
         path = folder / f"{stem}-{line.id}.png"
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_save_image(path, Image.fromarray(snippet))
-        structure = line.custom_get("structure") or {}
-        kind = "staves" if structure.get("type") == "staff" else "lines"
-        text = line.text
-        found[kind].append((path, " ".join(text.split()) if text and text.strip() else None))
-    return found
+        atomic_save_image(path, Image.fromarray(finish_snippet(pixels, inside, config)))
+        text, left_out = _ground_truth(line, config)
+        kind = "staves" if line.is_staff else "lines"
+        snippets.append(Snippet(path, kind, text, line.conf, left_out))
+    return snippets
 
 
-def cut(images: Path, work: Path, config: CutConfig) -> BatchResult:
-    """Cut every page of ``work/page/`` and write the lists."""
-    pages = sorted((work / "page").glob("*.xml"))
-    if not pages:
-        raise InputError(work / "page", "no PageXML files")
-    found: dict[str, list[tuple[Path, str | None]]] = {kind: [] for kind in KINDS}
-
-    def one(xml: Path) -> None:
-        for kind, rows in cut_page(xml, images, work, config).items():
-            found[kind].extend(rows)
-
-    result = run_batch(pages, one, description="cut", name=str, noun="page")
+def cut(images: Path, work: Path, config: CutConfig, pages: Path | None = None) -> BatchResult:
+    """Cut every page of ``pages`` (default ``work/page/``) and write the lists."""
+    files = page_files(work) if pages is None else sorted(pages.glob("*.xml"))
+    if not files:
+        raise InputError(pages or work / "page", "no PageXML files")
+    found: list[Snippet] = []
+    result = run_batch(
+        files,
+        functools.partial(cut_page, images=images, work=work, config=config),
+        description="cut",
+        noun="page",
+        workers=config.workers,
+        collect=lambda _, snippets: found.extend(snippets),
+    )
     lists = work / "lists"
     lists.mkdir(parents=True, exist_ok=True)
-    for kind, rows in found.items():
-        names = [(os.path.relpath(path, lists), text) for path, text in rows]
-        atomic_write_text(lists / f"{kind}.txt", "".join(f"{name}\n" for name, _ in names))
-        atomic_write_text(
-            lists / f"{kind}-gt.txt",
-            "".join(f"{name}\t{text}\n" for name, text in names if text is not None),
-        )
+    for kind in KINDS:
+        rows = [(os.path.relpath(s.path, lists), s) for s in found if s.kind == kind]
+        atomic_write_text(lists / f"{kind}.txt", "".join(f"{name}\n" for name, _ in rows))
+        truth = [
+            f"{name}\t{_weight(s.conf)}\t{s.text}" if config.weights else f"{name}\t{s.text}"
+            for name, s in rows
+            if s.left_out is None
+        ]
+        atomic_write_text(lists / f"{kind}-gt.txt", "".join(f"{row}\n" for row in truth))
+        reasons = Counter(s.left_out for _, s in rows if s.left_out)
+        if reasons:
+            log.info(
+                "%s: %d of %d left out of the ground truth: %s",
+                kind,
+                sum(reasons.values()),
+                len(rows),
+                ", ".join(f"{n} {why}" for why, n in sorted(reasons.items())),
+            )
     return result
+
+
+def _weight(conf: float | None) -> str:
+    return "1" if conf is None else f"{conf:.4g}"

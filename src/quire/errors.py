@@ -15,6 +15,9 @@ class InputError(QuireError):
         self.path = Path(path)
         self.problem = problem
 
+    def __reduce__(self) -> tuple[type, tuple[Path, str]]:  # to cross process boundaries
+        return type(self), (self.path, self.problem)
+
 
 class ConfigError(QuireError):
     """A configuration file or option is invalid; one line per problem."""

@@ -22,6 +22,7 @@ more than short ones:
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ import numpy as np
 from quire.errors import InputError, QuireError
 from quire.io import atomic_write_text
 from quire.layers import read_layer
+
+log = logging.getLogger("quire")
 
 
 def precision_recall_f1(tp: int, predicted: int, true: int) -> tuple[float, float, float]:
@@ -89,7 +92,7 @@ def _staff_boxes(path: Path) -> list[tuple[float, float, float, float]]:
 
     boxes = []
     for line in PageDocument.read(path).text_lines():
-        if line.custom_get("structure") == {"type": "staff"} and line.coords:
+        if line.is_staff and line.coords:
             xs, ys = zip(*line.coords, strict=True)
             boxes.append((min(xs), min(ys), max(xs), max(ys)))
     return boxes
@@ -167,7 +170,11 @@ def text_scores(
     from quire.lists import read_list, read_results
 
     entries, _ = read_list(truth, need_text=False)
-    found, true = read_results(predicted), {entry.path.stem: entry.text for entry in entries}
+    results, problems = read_results(predicted)
+    for problem in problems:
+        log.error("%s", problem)
+    found = {key: result.text for key, result in results.items()}
+    true = {entry.path.stem: entry.text for entry in entries}
     if not true:
         raise QuireError(f"{truth}: no lines to evaluate")
     missing = sorted(set(true) - set(found))

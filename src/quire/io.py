@@ -88,6 +88,11 @@ def read_image(path: str | Path, mode: str = "L", max_pixels: int = 200_000_000)
                     f"image is {image.width}x{image.height}, over the limit of {max_pixels} pixels",
                 )
             image.load()
+            if mode in ("L", "RGB") and (
+                image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+            ):  # transparent parts (masked snippets, binarized pages) are white paper
+                paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
+                return Image.alpha_composite(paper, image.convert("RGBA")).convert(mode)
             return image.convert(mode)
     except FileNotFoundError:
         raise InputError(path, "file not found") from None

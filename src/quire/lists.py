@@ -7,11 +7,16 @@ Results (``results.tsv``) have ``path<TAB>confidence<TAB>text``.
 
 from __future__ import annotations
 
+import logging
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from quire.errors import InputError
+from quire.io import atomic_write_text
+
+log = logging.getLogger("quire")
 
 
 @dataclass
@@ -70,12 +75,75 @@ def read_list(path: Path, need_text: bool = True) -> tuple[list[Entry], list[str
     return entries, problems
 
 
-def read_results(path: Path) -> dict[str, str]:
-    """The texts of a results file, keyed by the snippet's file stem."""
-    rows = {}
+def write_list(path: Path, entries: list[Entry]) -> None:
+    """Write ``entries`` as a list (weights only when some weight is not 1), paths relative
+    to the list's folder."""
+    weighted = any(entry.weight != 1.0 for entry in entries)
+    rows = []
+    for entry in entries:
+        name = os.path.relpath(entry.path.absolute(), path.parent.absolute())
+        rows.append(
+            f"{name}\t{entry.weight:.4g}\t{entry.text}" if weighted else f"{name}\t{entry.text}"
+        )
+    atomic_write_text(path, "".join(f"{row}\n" for row in rows))
+
+
+def split_list(list_file: Path, output: Path, fraction: float, seed: int) -> tuple[int, int]:
+    """Split a list into ``output/train.txt`` and ``output/val.txt``; the line counts.
+
+    The same list, fraction and seed give the same split. Validation gets
+    round(fraction × lines) lines, but at least one and never all: 2 lines split 1 / 1,
+    and a single line goes to training (with a warning) rather than nowhere.
+    """
+    entries, problems = read_list(list_file)
+    for problem in problems:
+        log.error("%s", problem)
+    if not entries:
+        raise InputError(list_file, "no lines with a transcription")
+    order = sorted(entries, key=lambda entry: str(entry.path))
+    random.Random(seed).shuffle(order)
+    count = 0 if len(order) < 2 or fraction == 0 else round(len(order) * fraction)
+    count = min(max(count, 1 if fraction and len(order) > 1 else 0), len(order) - 1)
+    if fraction and count == 0:
+        log.warning("%s: a single line: it goes to training, validation is empty", list_file)
+    write_list(output / "train.txt", order[count:])
+    write_list(output / "val.txt", order[:count])
+    log.info("%s: %d lines to train, %d to validate", list_file, len(order) - count, count)
+    return len(order) - count, count
+
+
+@dataclass
+class Result:
+    """One line of a results file: a snippet's recognized text and its confidence."""
+
+    path: Path
+    confidence: float
+    text: str
+    source: str = ""  # results:line, for messages
+
+
+def read_results(path: Path) -> tuple[dict[str, Result], list[str]]:
+    """The results of a results file keyed by snippet (file stem), and one message per
+    unusable line."""
+    rows, problems = {}, []
     for number, line in enumerate(_lines(path, "results"), 1):
+        if not line.strip():
+            continue
+        source = f"{path}:{number}"
         fields = line.split("\t")
         if len(fields) < 3:
-            raise InputError(path, f"line {number}: expected path<TAB>confidence<TAB>text")
-        rows[Path(fields[0]).stem] = "\t".join(fields[2:])
-    return rows
+            problems.append(f"{source}: expected path<TAB>confidence<TAB>text")
+            continue
+        try:
+            confidence = float(fields[1])
+        except ValueError:
+            confidence = -1.0
+        if not 0.0 <= confidence <= 1.0:
+            problems.append(f"{source}: confidence {fields[1]!r} is not a number from 0 to 1")
+            continue
+        key = Path(fields[0]).stem
+        if key in rows:
+            problems.append(f"{source}: {key} is listed already at {rows[key].source}")
+            continue
+        rows[key] = Result(Path(fields[0]), confidence, "\t".join(fields[2:]), source)
+    return rows, problems

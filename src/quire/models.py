@@ -100,10 +100,9 @@ def save_model(path: Path, state: dict[str, torch.Tensor], meta: dict[str, Any])
         raise
 
 
-def load_model(path: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a model directory of ``kind``; a clear :class:`InputError` when unusable."""
-    from safetensors.torch import load_file
-
+def read_meta(path: Path, kind: str) -> dict[str, Any]:
+    """The ``model.json`` of a model directory of ``kind``; a clear :class:`InputError` when
+    unusable."""
     if not (path / META).is_file() or not (path / WEIGHTS).is_file():
         raise InputError(path, f"not a model directory (needs {WEIGHTS} and {META})")
     try:
@@ -112,6 +111,21 @@ def load_model(path: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str
         raise InputError(path / META, f"unreadable ({exc})") from None
     if meta.get("kind") != kind:
         raise InputError(path, f"is a {meta.get('kind')!r} model, not a {kind!r} model")
+    return meta
+
+
+def model_version(meta: dict[str, Any]) -> str:
+    """What names a model's version in provenance: package version and training commit."""
+    training = meta.get("training", {})
+    commit = (training.get("commit") or "")[:12]
+    return "+".join(filter(None, [training.get("quire"), commit])) or "unknown"
+
+
+def load_model(path: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a model directory of ``kind``; a clear :class:`InputError` when unusable."""
+    from safetensors.torch import load_file
+
+    meta = read_meta(path, kind)
     try:
         state = load_file(str(path / WEIGHTS))
     except Exception as exc:  # safetensors raises several types for corrupt files

@@ -283,6 +283,11 @@ class TextLine(TextNode):
     def region(self) -> Region:
         return Region(self.doc, self.element.getparent())
 
+    @property
+    def is_staff(self) -> bool:
+        """Whether the line is a staff (``structure {type:staff;}``), not text."""
+        return (self.custom_get("structure") or {}).get("type") == "staff"
+
     def words(self) -> list[Word]:
         return [Word(self.doc, e) for e in self.element.findall(self._q("Word"))]
 

@@ -1,0 +1,209 @@
+"""Tooling stages on synthetic and real pages: cut options, split, merge."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+from PIL import Image
+
+from quire.cli import cli
+from quire.pagexml import PageDocument
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def music(tmp_path_factory) -> Path:
+    """Two piano pages rendered by quire synth music, with their kern and ground truth."""
+    out = tmp_path_factory.mktemp("music")
+    run(
+        *("synth", "music", out, "--pages", "2", "--dpi", "100", "--seed", "3"),
+        *("--kind", "piano", "--max-systems", "3"),
+    )
+    return out
+
+
+def work_copy(music: Path, tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    shutil.copytree(music / "page", work / "page")
+    return work
+
+
+def truth_as_results(work: Path, conf: str = "0.875") -> Path:
+    """results.tsv holding the ground truth of the staves, as a recognizer would write it."""
+    rows = (work / "lists" / "staves-gt.txt").read_text().splitlines()
+    results = work / "results.tsv"
+    lines = [
+        f"{work / 'lists' / path}\t{conf}\t{text}" for path, text in (r.split("\t") for r in rows)
+    ]
+    results.write_text("\n".join(lines) + "\n")
+    return results
+
+
+def texts(page_dir: Path) -> dict[str, tuple[str | None, float | None]]:
+    return {
+        f"{xml.stem}-{line.id}": (line.text, line.conf)
+        for xml in sorted(page_dir.glob("*.xml"))
+        for line in PageDocument.read(xml).text_lines()
+    }
+
+
+def strip_texts(page_dir: Path) -> None:
+    for xml in page_dir.glob("*.xml"):
+        doc = PageDocument.read(xml)
+        for line in doc.text_lines():
+            for equiv in line.element.findall(f"{{{doc.ns}}}TextEquiv"):
+                line.element.remove(equiv)
+        doc.write(xml)
+
+
+def test_cut_then_merge_gives_back_the_transcriptions(music, tmp_path, validate):
+    work = work_copy(music, tmp_path)
+    run("cut", music / "images", work, "--workers", "2")
+    results = truth_as_results(work)
+    before = texts(work / "page")
+    strip_texts(work / "page")
+    assert all(text is None for text, _ in texts(work / "page").values())
+    run("merge", work, "-r", results, "-m", Path(__file__).parents[1] / "models/staff-default")
+    after = texts(work / "page")
+    assert {k: t for k, (t, _) in after.items()} == {k: t for k, (t, _) in before.items()}
+    assert {conf for _, conf in after.values()} == {0.875}
+    for xml in (work / "page").glob("*.xml"):
+        assert validate(xml) == []
+        doc = PageDocument.read(xml)
+        step = doc.processing_steps()[-1]
+        assert step["name"] == "merge" and step["model"] == "staff-default"
+        assert {line.custom_get("encoding")["name"] for line in doc.text_lines()} == {"bekern"}
+
+
+def test_merge_reports_bad_rows_and_merges_the_rest(music, tmp_path):
+    work = work_copy(music, tmp_path)
+    run("cut", music / "images", work)
+    results = truth_as_results(work)
+    staff = next(iter(texts(work / "page")))
+    with results.open("a") as out:
+        out.write("a row without tabs\n")
+        out.write(f"{work}/snippets/x/{staff}-not-there.png\t0.5\t4c\n")
+        out.write(f"elsewhere/{staff}.png\t0.5\t4c\n")
+        out.write("elsewhere/p-l.png\thigh\t4c\n")
+    first = next(iter((work / "lists" / "staves-gt.txt").read_text().splitlines()))
+    results.write_text(
+        results.read_text().replace(first.split("\t")[1], "Hello world", 1), encoding="utf-8"
+    )
+    strip_texts(work / "page")
+    output = run("merge", work, "-r", results, code=1)
+    assert ":5: expected path<TAB>confidence<TAB>text" not in output
+    assert "a row without tabs" not in output and "expected path<TAB>confidence<TAB>text" in output
+    assert f"no line {staff}-not-there" in output
+    assert f"{staff} is listed already" in output
+    assert "confidence 'high' is not a number from 0 to 1" in output
+    assert "'Hello' is not a kern note, rest, barline or interpretation" in output
+    merged = [key for key, (text, _) in texts(work / "page").items() if text]
+    assert len(merged) == len(texts(work / "page")) - 1  # every staff but the bad one
+
+
+@pytest.mark.parametrize(
+    "name", ["NL-0400410000_26_005006_000381_2019.xml", "NL-0400410000_26_005006_000381_htr.xml"]
+)
+def test_merge_keeps_real_pages_valid_and_the_rest_unchanged(shared_data, tmp_path, validate, name):
+    source = shared_data / "pagexml-examples" / "loghi" / name
+    work = tmp_path / "work"
+    (work / "page").mkdir(parents=True)
+    shutil.copy(source, work / "page" / source.name)
+    doc = PageDocument.read(source)
+    rows = [
+        f"s/{source.stem}-{line.id}.png\t0.5\tnew text {n}"
+        for n, line in enumerate(doc.text_lines())
+    ]
+    (work / "results.tsv").write_text("\n".join(rows) + "\n")
+    run("merge", work)
+    merged = work / "page" / source.name
+    assert validate(merged, doc.version) == []
+    assert [line.text for line in PageDocument.read(merged).text_lines()] == [
+        f"new text {n}" for n in range(len(rows))
+    ]
+
+    def without_owned(path: Path) -> bytes:
+        tree = etree.parse(str(path), etree.XMLParser(remove_blank_text=True))
+        ns = tree.getroot().nsmap[None]
+        for element in [*tree.iter(f"{{{ns}}}TextEquiv"), *tree.iter(f"{{{ns}}}Metadata")]:
+            if element.tag.endswith("Metadata") or element.getparent().tag.endswith("TextLine"):
+                element.getparent().remove(element)
+        return etree.tostring(tree, method="c14n")
+
+    assert without_owned(merged) == without_owned(source)
+    old, new = PageDocument.read(source).metadata, PageDocument.read(merged).metadata
+    assert (new["Creator"], new["Created"]) == (old["Creator"], old["Created"])
+
+
+def test_cut_options_alpha_padding_height_weights_bounds(music, tmp_path):
+    work = work_copy(music, tmp_path)
+    first = sorted((work / "page").glob("*.xml"))[0]
+    doc = PageDocument.read(first)
+    lines = list(doc.text_lines())
+    lines[0].set_text(lines[0].text, 0.4)
+    lines[1].set_text(lines[1].text, 0.95)
+    lines[2].custom = [*lines[2].custom, ("unclear", {"offset": "0", "length": "3"})]
+    lines[3].set_text("   ")
+    doc.write(first)
+    output = run(
+        "-v",
+        "cut",
+        music / "images",
+        work,
+        "--fill",
+        "alpha",
+        "--padding",
+        "5",
+        "--height",
+        "48",
+        "--min-confidence",
+        "0.5",
+        "--weights",
+    )
+    assert "left out of the ground truth: 1 confidence, 1 empty, 1 unclear" in output
+    gt = (work / "lists" / "staves-gt.txt").read_text().splitlines()
+    listed = (work / "lists" / "staves.txt").read_text().splitlines()
+    assert len(gt) == len(listed) - 3
+    weights = {row.split("\t")[0]: row.split("\t")[1] for row in gt}
+    assert weights[f"../snippets/{first.stem}/{first.stem}-{lines[1].id}.png"] == "0.95"
+    assert set(weights.values()) == {"0.95", "1"}
+    snippet = Image.open(work / "lists" / listed[0])
+    assert snippet.mode == "RGBA" and snippet.height == 48
+    alpha = np.asarray(snippet)[..., 3]
+    assert alpha[0].max() == 0 and alpha[24].max() == 255  # padding is transparent
+
+
+def test_cut_in_parallel_writes_the_same_lists(music, tmp_path):
+    lists = []
+    for workers in ("0", "2"):
+        work = tmp_path / f"w{workers}"
+        shutil.copytree(music / "page", work / "page")
+        run("cut", music / "images", work, "--workers", workers)
+        lists.append((work / "lists" / "staves-gt.txt").read_text())
+    assert lists[0] == lists[1] and lists[0].count("\n") == len(texts(music / "page"))
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"), [(1, (1, 0)), (2, (1, 1)), (3, (2, 1)), (40, (36, 4))]
+)
+def test_split_is_deterministic_and_right_on_tiny_sets(tmp_path, lines, expected):
+    listing = tmp_path / "lists" / "gt.txt"
+    listing.parent.mkdir()
+    listing.write_text("".join(f"../s/l{i}.png\tline {i}\n" for i in range(lines)))
+    run("split", listing, tmp_path / "a", "--seed", "4")
+    run("split", listing, tmp_path / "b", "--seed", "4")
+    train = (tmp_path / "a" / "train.txt").read_text().splitlines()
+    val = (tmp_path / "a" / "val.txt").read_text().splitlines()
+    assert (len(train), len(val)) == expected
+    assert (tmp_path / "b" / "train.txt").read_text().splitlines() == train
+    assert sorted(train + val) == sorted(f"../s/l{i}.png\tline {i}" for i in range(lines))
