@@ -96,3 +96,27 @@ def test_accidentals_as_printed_and_back():
         score = parse_kern(generate_kern(seed, MusicStyle(kind="monophonic")))
         staff = staff_text(staff_tokens(score, 0, 1, 10**6))
         assert to_sounding(to_printed(staff)) == staff
+
+
+def test_score_aligns_staves_by_onset_and_fills_failed_staves_with_rests():
+    from fractions import Fraction
+
+    from quire.music.score import duration, page_kern, rests, staff_records
+
+    assert [duration([t]) for t in ("4.c", "0r", "3%2c", "8cq", "12e")] == [
+        Fraction(3, 8),
+        2,
+        Fraction(2, 3),
+        0,
+        Fraction(1, 12),
+    ]
+    assert rests(Fraction(7, 8)) == [["2r"], ["4r"], ["8r"]]
+    assert rests(Fraction(1, 12)) == [["12r"]] and rests(Fraction(2, 3)) == [["3%2r"]]
+    upper = staff_records("*clefG2 *M3/4 2c 4d = 4e 4f 4g ==", "kern")
+    lower = staff_records("*clefF4 *M3/4 4C 4D 4E = 2.F ==", "kern")
+    kern = page_kern([[upper, lower], [upper, None]])
+    records = [line.split("\t") for line in kern.splitlines()]
+    assert records[3:6] == [["4C", "2c"], ["4D", "."], ["4E", "4d"]]
+    second = records[records.index(["==", "=="]) + 1 :]
+    assert ["*clefF4", "*clefG2"] not in second  # a system repeats clefs only when engraved
+    assert second[:3] == [["2r", "2c"], ["4r", "4d"], ["=", "="]]

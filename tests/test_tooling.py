@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from PIL import Image
 
 from quire.cli import cli
 from quire.pagexml import PageDocument
+from tests.conftest import REPO
 
 
 def run(*args: str, code: int = 0) -> str:
@@ -207,3 +209,144 @@ def test_split_is_deterministic_and_right_on_tiny_sets(tmp_path, lines, expected
     assert (len(train), len(val)) == expected
     assert (tmp_path / "b" / "train.txt").read_text().splitlines() == train
     assert sorted(train + val) == sorted(f"../s/l{i}.png\tline {i}" for i in range(lines))
+
+
+def tree_state(folder: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime for p in sorted(folder.rglob("*"))}
+
+
+def test_create_train_data_script(music, tmp_path):
+    script = REPO / "scripts" / "create-train-data.sh"
+    before = tree_state(music)
+    out = tmp_path / "out"
+    args = [script, music / "images", out, "--pages", music / "page", "--runner", "local"]
+    run_script = subprocess.run([*map(str, args), "--seed", "5"], capture_output=True, text=True)
+    assert run_script.returncode == 0, run_script.stderr
+    assert "training lists of staves" in run_script.stderr
+    train = (out / "train.txt").read_text().splitlines()
+    val = (out / "val.txt").read_text().splitlines()
+    staves = len(texts(music / "page"))
+    assert len(train) + len(val) == staves and len(val) == round(staves * 0.1)
+    for row in train + val:
+        assert (out / row.split("\t")[0]).is_file()
+    assert tree_state(music) == before  # IN is only read
+    assert {p.name for p in out.iterdir()} == {
+        ".done",
+        "logs",
+        "lists",
+        "snippets",
+        "train.txt",
+        "val.txt",
+    }
+    again = subprocess.run([*map(str, args), "--seed", "5"], capture_output=True, text=True)
+    assert again.returncode == 0 and (out / "train.txt").read_text().splitlines() == train
+    empty = subprocess.run(
+        [*map(str, args[:2]), tmp_path / "o2", "--kind", "lines", "--pages", music / "page"],
+        capture_output=True,
+        text=True,
+    )
+    assert empty.returncode == 2 and "lines-gt.txt: no lines with a transcription" in empty.stderr
+
+
+def midi_notes(path_or_text: Path | str, fmt: str | None = None) -> set[tuple[float, int]]:
+    """(onset in quarters, MIDI pitch) of every note, ties joined, through music21."""
+    import music21
+
+    score = music21.converter.parse(path_or_text, format=fmt)
+    return {
+        (float(note.offset), pitch.midi)
+        for note in score.stripTies().flatten().notes
+        for pitch in note.pitches
+    }
+
+
+def test_export_gives_midi_with_the_notes_of_the_source_kern(music, tmp_path, validate):
+    work = work_copy(music, tmp_path)
+    run("order", work)
+    run("export", music / "images", work)
+    for xml in sorted((work / "page").glob("*.xml")):
+        assert validate(xml) == []
+        exported = work / "export" / f"{xml.stem}"
+        source = (music / "kern" / f"{xml.stem}.krn").read_text()
+        expected = midi_notes(source, "humdrum")
+        assert len(expected) > 20
+        assert midi_notes(exported.with_suffix(".mid")) == expected
+        assert midi_notes(exported.with_suffix(".musicxml")) == expected
+        assert midi_notes(exported.with_suffix(".krn").read_text(), "humdrum") == expected
+        assert b"<mei" in exported.with_suffix(".mei").read_bytes()
+        with Image.open(work / "export" / "overlays" / f"{xml.stem}.png") as overlay:
+            assert overlay.width == 827  # the page at 100 dpi, under the 1600 px limit
+    index = (work / "export" / "index.html").read_text()
+    assert index.count("<tr>") == 3 and "musicxml" in index
+
+
+def test_export_leaves_out_a_staff_that_is_not_music_and_says_so(music, tmp_path):
+    work = work_copy(music, tmp_path)
+    xml = sorted((work / "page").glob("*.xml"))[0]
+    doc = PageDocument.read(xml)
+    bad = next(iter(doc.text_lines()))
+    bad.set_text("Allegro moderato")
+    doc.write(xml)
+    output = run("export", music / "images", work, "--formats", "midi", code=1)
+    assert f"staff {bad.id}: 'Allegro' is not a kern note" in output
+    notes = midi_notes(work / "export" / f"{xml.stem}.mid")
+    source = midi_notes((music / "kern" / f"{xml.stem}.krn").read_text(), "humdrum")
+    assert notes and notes < source  # the other staves are there
+    assert not (work / "export" / f"{xml.stem}.krn").exists()
+
+
+def region_page(tmp_path: Path) -> Path:
+    """A two-column page with a header, a margin note and shuffled lines."""
+    doc = PageDocument.new("p.png", 1000, 1400)
+    page = doc.page
+
+    def region(rid: str, x0: int, y0: int, x1: int, y1: int, lines: int) -> None:
+        r = page.add_region("TextRegion", rid, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+        step = (y1 - y0) // lines
+        for n in reversed(range(lines)):  # bottom line first in the file
+            y = y0 + n * step
+            r.add_text_line(
+                f"{rid}_l{n}",
+                [(x0, y), (x1, y), (x1, y + step - 5), (x0, y + step - 5)],
+                [(x0, y + step - 10), (x1, y + step - 10)],
+                text=f"{rid} {n}",
+            )
+
+    region("right_bottom", 520, 800, 900, 1300, 3)
+    region("left", 100, 200, 480, 1300, 5)
+    region("margin", 920, 300, 990, 400, 1)
+    region("right_top", 520, 200, 900, 760, 2)
+    region("header", 100, 50, 900, 150, 1)
+    (tmp_path / "work" / "page").mkdir(parents=True)
+    path = tmp_path / "work" / "page" / "p.xml"
+    doc.write(path)
+    return path
+
+
+def test_order_reads_header_columns_and_margin(tmp_path, validate):
+    path = region_page(tmp_path)
+    run("order", path.parent.parent)
+    assert validate(path) == []
+    doc = PageDocument.read(path)
+    assert doc.reading_order() == ["header", "left", "right_top", "right_bottom", "margin"]
+    left = doc.find("left")
+    assert [line.id for line in left.text_lines()] == [f"left_l{n}" for n in range(5)]
+    assert [line.custom_get("readingOrder") for line in left.text_lines()] == [
+        {"index": str(n)} for n in range(5)
+    ]
+    assert doc.find("margin").custom_get("readingOrder") == {"index": "4"}
+    run("export", tmp_path, path.parent.parent, "--formats", "text")
+    text = (path.parent.parent / "export" / "p.txt").read_text()
+    assert text.startswith("header 0\n\nleft 0\nleft 1\n")
+
+
+def test_order_keeps_real_pages_valid(shared_data, tmp_path, validate):
+    source = shared_data / "pagexml-examples" / "loghi" / "NL-0400410000_26_005006_000381_2019.xml"
+    work = tmp_path / "work"
+    (work / "page").mkdir(parents=True)
+    shutil.copy(source, work / "page")
+    run("order", work)
+    doc = PageDocument.read(work / "page" / source.name)
+    assert validate(work / "page" / source.name) == []
+    assert len(doc.reading_order()) == len(list(doc.page.regions()))
+    assert len(list(doc.text_lines())) == len(list(PageDocument.read(source).text_lines()))

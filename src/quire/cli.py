@@ -18,9 +18,11 @@ from quire import __version__
 from quire.config import (
     BinarizeConfig,
     CutConfig,
+    ExportConfig,
     ExtractConfig,
     LayoutPredictConfig,
     LayoutTrainConfig,
+    OrderConfig,
     RecognizePredictConfig,
     RecognizeTrainConfig,
     SynthMusicConfig,
@@ -291,6 +293,29 @@ def merge(work: Path, results: Path | None, model_dir: Path | None) -> Any:
     from quire.merge import merge as run
 
     return run(work, results or work / "results.tsv", model_dir)
+
+
+@cli.command()
+@click.argument("work", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@config_options(OrderConfig)
+@stage
+def order(work: Path, config_file: Path | None, **flags: Any) -> Any:
+    """Reading order of the regions, lines and words of WORK/page/*.xml."""
+    from quire.order import order as run
+
+    return run(work, build_config(OrderConfig, config_file, flags))
+
+
+@cli.command()
+@click.argument("images", type=click.Path(exists=True, path_type=Path))
+@click.argument("work", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@config_options(ExportConfig)
+@stage
+def export(images: Path, work: Path, config_file: Path | None, **flags: Any) -> Any:
+    """Pages of WORK/page/ to **kern, MusicXML, MIDI, MEI, text and overlays in WORK/export/."""
+    from quire.export import export as run
+
+    return run(images, work, build_config(ExportConfig, config_file, flags))
 
 
 @cli.group()

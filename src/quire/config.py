@@ -222,6 +222,32 @@ class CutConfig(StageConfig):
     workers: int = Field(0, ge=0, description="Processes cutting pages in parallel (0: this one).")
 
 
+class OrderConfig(StageConfig):
+    """Reading order of regions, lines and words."""
+
+    section: ClassVar[str] = "order"
+
+    min_gap: float = Field(
+        0.01,
+        gt=0,
+        lt=1,
+        description="Narrowest gap between columns or bands, as a share of the page's size.",
+    )
+
+
+class ExportConfig(StageConfig):
+    """What quire export writes."""
+
+    section: ClassVar[str] = "export"
+
+    formats: list[Literal["kern", "musicxml", "midi", "mei", "text", "overlay"]] = Field(
+        ["kern", "musicxml", "midi", "mei", "text", "overlay"], description="Formats to write."
+    )
+    overlay_width: int = Field(
+        1600, ge=0, description="Scale overlay pictures down to this width (0: page size)."
+    )
+
+
 class RecognizeTrainConfig(StageConfig):
     """Training of a line recognizer (CRNN + CTC) for staves or text lines."""
 

@@ -63,6 +63,40 @@ def duration(record: list[str]) -> Fraction:
     return value * (2 - Fraction(1, 2 ** len(dots)))
 
 
+def rests(length: Fraction) -> list[list[str]]:
+    """Rest records that last ``length`` whole notes: binary values where they add up to
+    it, else one rest of that (tuplet or rational) duration."""
+    if length <= 0:
+        return []
+    if length.denominator & (length.denominator - 1):  # not a power of two: a tuplet
+        ratio = "" if length.numerator == 1 else f"%{length.numerator}"
+        return [[f"{length.denominator}{ratio}r"]]
+    out: list[list[str]] = []
+    value = Fraction(1)
+    while length > 0:
+        if length >= value:
+            out.append([f"{value.denominator}r"] if value <= 1 else ["0r"])
+            length -= value
+        else:
+            value /= 2
+    return out
+
+
+def resting(reference: Staff) -> Staff:
+    """A staff of rests in the measures (and meters) of ``reference``: what stands in for
+    a staff that did not parse, so the score's rhythm stays whole."""
+    out: Staff = []
+    length = Fraction(0)
+    for record in reference:
+        if record[0].startswith(("=", "*M")):
+            out += rests(length)
+            out.append(record)
+            length = Fraction(0)
+        else:
+            length += duration(record)
+    return out + rests(length)
+
+
 def _kind(record: list[str]) -> str:
     token = record[0]
     if token.startswith("*"):
@@ -127,8 +161,8 @@ def _drop_repeats(records: list[list[str]], state: list[dict[str, str]]) -> list
 def page_kern(systems: list[list[Staff | None]]) -> str:
     """One **kern score of systems in reading order, each a list of staves top to bottom.
 
-    A staff given as ``None`` (it did not parse) holds rests of nothing: its spine has
-    only null tokens in that system. The spine count is the largest staff count.
+    A staff given as ``None`` (it did not parse) becomes rests in the measures of the
+    system's first staff that did. The spine count is the largest staff count.
     """
     spines = max((len(system) for system in systems), default=0)
     if spines == 0:
@@ -136,7 +170,9 @@ def page_kern(systems: list[list[Staff | None]]) -> str:
     state: list[dict[str, str]] = [{} for _ in range(spines)]
     body: list[list[str]] = []
     for system in systems:
-        staves = [staff or [] for staff in system] + [[]] * (spines - len(system))
+        reference = next((staff for staff in system if staff), [])
+        staves = [staff or resting(reference) for staff in system]
+        staves += [resting(reference)] * (spines - len(system))
         body += _drop_repeats(align_system(staves), state)
     lines = ["\t".join(["**kern"] * spines)]
     lines += ["\t".join(record) for record in body]

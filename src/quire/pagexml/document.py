@@ -317,6 +317,13 @@ class Region(TextNode):
     def text_lines(self) -> list[TextLine]:
         return [TextLine(self.doc, e) for e in self.element.findall(self._q("TextLine"))]
 
+    def set_line_order(self, lines: Sequence[TextLine]) -> None:
+        """Put the region's ``TextLine`` elements in the order of ``lines`` (all of them)."""
+        for line in lines:
+            self.element.remove(line.element)
+        for line in lines:
+            _insert(self.element, line.element)
+
     def add_text_line(
         self,
         id: str,

@@ -1,0 +1,243 @@
+"""quire export: pages to **kern, MusicXML, MIDI and MEI, plain text, and overlay pictures.
+
+Music: the staves of a page, systems in reading order and staves top to bottom,
+become one **kern score (:mod:`quire.music.score`); Verovio turns it into MEI and
+MIDI, music21 into MusicXML. A staff that does not parse in its encoding is left
+out (its spine rests in that system) and named in one line; the rest exports.
+
+Text: the text lines of a page in reading order, one per line, a blank line between
+regions. Overlays: the page with regions, lines or staves and their transcriptions
+drawn on it, and ``index.html`` to browse them with the exports.
+
+Everything goes to ``WORK/export/``: ``<stem>.krn``, ``.musicxml``, ``.mid``,
+``.mei``, ``.txt``, ``overlays/<stem>.png`` and ``index.html``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from quire.batch import BatchResult, run_batch
+from quire.config import ExportConfig
+from quire.errors import InputError
+from quire.io import atomic_save_image, atomic_write_bytes, atomic_write_text
+from quire.pagexml import PageDocument, Region, TextLine
+from quire.workdir import page_files
+
+log = logging.getLogger("quire")
+
+MUSIC_SUFFIXES = {"kern": ".krn", "musicxml": ".musicxml", "midi": ".mid", "mei": ".mei"}
+# Outline colours of the overlay (RGBA): music systems, text regions, staves, text lines.
+COLOURS = {
+    "music": (0, 114, 178, 255),
+    "region": (230, 159, 0, 255),
+    "staff": (0, 158, 115, 255),
+    "line": (213, 94, 0, 255),
+}
+
+
+@dataclass
+class PageExport:
+    """What one page exported: file names by format, counts and the staves that failed."""
+
+    stem: str
+    files: dict[str, str] = field(default_factory=dict)
+    staves: int = 0
+    lines: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def regions_in_order(doc: PageDocument) -> list[Region]:
+    """Every region holding lines: top-level ones in the page's reading order, then the
+    rest in document order; nested regions follow their parent."""
+    regions = [r for r in doc.regions() if r.text_lines()]
+    rank = {region_id: n for n, region_id in enumerate(doc.reading_order())}
+
+    def top(region: Region) -> str | None:
+        element = region.element
+        while element.getparent() is not None and element.getparent() is not doc.page.element:
+            element = element.getparent()
+        return element.get("id")
+
+    return sorted(regions, key=lambda r: rank.get(top(r), len(rank)))
+
+
+def music_systems(doc: PageDocument, report: PageExport) -> list[list[list[list[str]] | None]]:
+    """The staves of each system as kern records, ``None`` for a staff that fails."""
+    from quire.music.kern import KernError
+    from quire.music.score import staff_records
+
+    systems = []
+    for region in regions_in_order(doc):
+        staves: list[list[list[str]] | None] = []
+        for line in (line for line in region.text_lines() if line.is_staff):
+            encoding = (line.custom_get("encoding") or {}).get("name", "kern")
+            try:
+                staves.append(staff_records(line.text or "", encoding))
+            except KernError as exc:
+                report.failed.append(f"staff {line.id}: {exc}")
+                staves.append(None)
+        if staves:
+            systems.append(staves)
+    return systems
+
+
+def write_music(kern: str, out: Path, stem: str, formats: list[str]) -> dict[str, str]:
+    """Write the score in every music format asked for; their file names by format."""
+    import verovio
+
+    written = {}
+    if "kern" in formats:
+        atomic_write_text(out / f"{stem}.krn", kern)
+    toolkit = verovio.toolkit()
+    toolkit.setOptions({"inputFrom": "humdrum"})
+    if not toolkit.loadData(kern):
+        raise InputError(out / f"{stem}.krn", "Verovio cannot read the page's score")
+    if "mei" in formats:
+        atomic_write_text(out / f"{stem}.mei", toolkit.getMEI())
+    if "midi" in formats:
+        atomic_write_bytes(out / f"{stem}.mid", base64.b64decode(toolkit.renderToMIDI()))
+    if "musicxml" in formats:
+        import music21
+
+        score = music21.converter.parse(kern, format="humdrum")
+        exporter = music21.musicxml.m21ToXml.GeneralObjectExporter(score)
+        atomic_write_bytes(out / f"{stem}.musicxml", exporter.parse())
+    for name in formats:
+        if name in MUSIC_SUFFIXES:
+            written[name] = f"{stem}{MUSIC_SUFFIXES[name]}"
+    return written
+
+
+def page_text(doc: PageDocument) -> tuple[str, int]:
+    """The text lines of a page in reading order, regions apart; and how many lines."""
+    blocks, count = [], 0
+    for region in regions_in_order(doc):
+        lines = [line.text or "" for line in region.text_lines() if not line.is_staff]
+        count += len(lines)
+        if lines:
+            blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + ("\n" if blocks else ""), count
+
+
+def draw_overlay(doc: PageDocument, image_path: Path, path: Path, config: ExportConfig) -> None:
+    """The page image, faded, with regions, lines and their transcriptions on it."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from quire.io import read_image
+
+    page = read_image(image_path, "RGB").convert("RGBA")
+    page = Image.blend(page, Image.new("RGBA", page.size, (255, 255, 255, 255)), 0.4)
+    draw = ImageDraw.Draw(page)
+    size = max(10, round(page.height / 150))
+    font = ImageFont.load_default(size=size)
+    width = max(1, round(page.height / 800))
+    for region in regions_in_order(doc):
+        kind = (
+            "music" if (region.custom_get("structure") or {}).get("type") == "music" else "region"
+        )
+        _outline(draw, region.coords, COLOURS[kind], width * 2)
+        for line in region.text_lines():
+            _draw_line(draw, line, font, width, size)
+    page = page.convert("RGB")
+    if config.overlay_width and page.width > config.overlay_width:
+        height = round(page.height * config.overlay_width / page.width)
+        page = page.resize((config.overlay_width, height), Image.Resampling.LANCZOS)
+    atomic_save_image(path, page)
+
+
+def _outline(draw: object, points: list[tuple[int, int]], colour: tuple, width: int) -> None:
+    if len(points) >= 2:
+        draw.line([*points, points[0]], fill=colour, width=width)  # type: ignore[attr-defined]
+
+
+def _draw_line(draw: object, line: TextLine, font: object, width: int, size: int) -> None:
+    colour = COLOURS["staff" if line.is_staff else "line"]
+    _outline(draw, line.coords, colour, width)
+    if len(line.baseline) >= 2:
+        draw.line(line.baseline, fill=colour, width=width)  # type: ignore[attr-defined]
+    if line.text and line.coords:
+        x = min(x for x, _ in line.coords)
+        y = min(y for _, y in line.coords) - size - 2
+        draw.text((x, max(0, y)), line.text, fill=colour, font=font)  # type: ignore[attr-defined]
+
+
+def export_page(xml: Path, images: Path | None, out: Path, config: ExportConfig) -> PageExport:
+    """Export one page in every format of ``config``."""
+    from quire.cut import find_image
+    from quire.music.kern import KernError
+    from quire.music.score import page_kern
+
+    doc = PageDocument.read(xml)
+    report = PageExport(xml.stem)
+    systems = music_systems(doc, report)
+    report.staves = sum(len(system) for system in systems)
+    music = [name for name in config.formats if name in MUSIC_SUFFIXES]
+    if music and any(staff for system in systems for staff in system):
+        try:
+            report.files.update(write_music(page_kern(systems), out, xml.stem, music))
+        except KernError as exc:
+            raise InputError(xml, f"no score: {exc}") from None
+    text, report.lines = page_text(doc)
+    if "text" in config.formats and report.lines:
+        atomic_write_text(out / f"{xml.stem}.txt", text)
+        report.files["text"] = f"{xml.stem}.txt"
+    if "overlay" in config.formats and images is not None:
+        image = find_image(images, xml.stem, doc.page.image_filename)
+        draw_overlay(doc, image, out / "overlays" / f"{xml.stem}.png", config)
+        report.files["overlay"] = f"overlays/{xml.stem}.png"
+    for problem in report.failed:
+        log.error("%s: %s", xml, problem)
+    return report
+
+
+def write_index(reports: list[PageExport], out: Path) -> None:
+    """A static HTML page listing every page with its overlay and exports."""
+    rows = []
+    for report in reports:
+        picture = report.files.get("overlay")
+        cell = (
+            f'<a href="{html.escape(picture)}"><img src="{html.escape(picture)}" width="240"></a>'
+            if picture
+            else ""
+        )
+        links = " ".join(
+            f'<a href="{html.escape(name)}">{html.escape(kind)}</a>'
+            for kind, name in report.files.items()
+            if kind != "overlay"
+        )
+        problems = "<br>".join(html.escape(p) for p in report.failed)
+        rows.append(
+            f"<tr><td>{html.escape(report.stem)}</td><td>{cell}</td><td>{report.staves}</td>"
+            f"<td>{report.lines}</td><td>{links}</td><td>{problems}</td></tr>"
+        )
+    atomic_write_text(
+        out / "index.html",
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>quire export</title>'
+        "<style>body{font-family:sans-serif}td{vertical-align:top;padding:4px 8px}"
+        "tr:nth-child(even){background:#f4f4f4}</style></head><body>\n"
+        f"<h1>quire export: {len(reports)} pages</h1>\n<table>\n"
+        "<tr><th>page</th><th>overlay</th><th>staves</th><th>text lines</th>"
+        "<th>files</th><th>problems</th></tr>\n" + "\n".join(rows) + "\n</table></body></html>\n",
+    )
+
+
+def export(images: Path | None, work: Path, config: ExportConfig) -> BatchResult:
+    """Export every page of ``work/page/`` into ``work/export/``."""
+    out = work / "export"
+    reports: list[PageExport] = []
+    result = run_batch(
+        page_files(work),
+        lambda xml: export_page(xml, images, out, config),
+        description="export",
+        noun="page",
+        collect=lambda _, report: reports.append(report),
+    )
+    result.problems += [f"{r.stem}: {p}" for r in reports for p in r.failed]
+    if "overlay" in config.formats:
+        write_index(reports, out)
+    return result
