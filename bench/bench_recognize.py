@@ -44,7 +44,7 @@ def _scores(model, listing: Path) -> dict:
 
     entries, _ = read_list(listing)
     images = [load_line(e.path, model.net.height, 8000) for e in entries]
-    found = [text for text, _, _ in recognize(model, images, RecognizePredictConfig())]
+    found = [reading.text for reading in recognize(model, images, RecognizePredictConfig())]
     pairs = list(zip(found, [e.text for e in entries], strict=True))
     encoding = model.vocabulary.encoding
     own = error_rates(pairs, encoding)

@@ -211,8 +211,10 @@ def test_tiny_model_overfits_and_round_trips(trained, lines, tmp_path):
     assert error_rates(pairs)["cer"] <= 0.1
     per_symbol = beam.with_suffix(".tokens.tsv").read_text().splitlines()
     for row in per_symbol:
-        path, confidences = row.split("\t")
-        assert len(confidences.split()) == len(texts[Path(path).name])
+        path, confidences, spans = row.split("\t")
+        assert len(confidences.split()) == len(spans.split()) == len(texts[Path(path).name])
+        starts = [float(span.split(":")[0]) for span in spans.split()]
+        assert starts == sorted(starts) and 0 <= starts[0] and starts[-1] < 1
 
 
 def test_resume_continues_from_the_saved_step(lines, tmp_path):

@@ -350,3 +350,130 @@ def test_order_keeps_real_pages_valid(shared_data, tmp_path, validate):
     assert validate(work / "page" / source.name) == []
     assert len(doc.reading_order()) == len(list(doc.page.regions()))
     assert len(list(doc.text_lines())) == len(list(PageDocument.read(source).text_lines()))
+
+
+def slanted_line_page(tmp_path: Path, text: str = "alpha beta") -> Path:
+    """A page with one text line falling 0.1 px per px, and its region."""
+    doc = PageDocument.new("p.png", 1200, 800)
+    region = doc.page.add_region("TextRegion", "r", [(90, 90), (1110, 90), (1110, 400), (90, 400)])
+    polygon = [(100, 100), (1100, 200), (1100, 260), (100, 160)]
+    region.add_text_line("l", polygon, [(100, 150), (1100, 250)], text=text, conf=0.8)
+    path = tmp_path / "work" / "page" / "p.xml"
+    path.parent.mkdir(parents=True)
+    doc.write(path)
+    return path
+
+
+def test_words_follow_the_recognizer_or_interpolate_along_a_slanted_line(tmp_path, validate):
+    path = slanted_line_page(tmp_path)
+    run("words", path.parent.parent)
+    assert validate(path) == []
+    words = PageDocument.read(path).find("l").words()
+    assert [(w.id, w.text, w.conf) for w in words] == [
+        ("l_w0", "alpha", 0.8),
+        ("l_w1", "beta", 0.8),
+    ]
+    first, second = (np.asarray(w.coords, float) for w in words)
+    assert first[:, 0].min() == pytest.approx(100, abs=3) and second[:, 0].max() == pytest.approx(
+        1100, abs=3
+    )
+    assert second[:, 1].mean() > first[:, 1].mean() + 40  # lower, as the line falls
+    # the recognizer read "alpha" in the first 20 % of the snippet, "beta" in the last 40 %
+    spans = [(0.02 * i, 0.02 * i + 0.02) for i in range(5)] + [(0.3, 0.6)]
+    spans += [(0.6 + 0.1 * i, 0.7 + 0.1 * i) for i in range(4)]
+    tokens = tmp_path / "results.tokens.tsv"
+    tokens.write_text(
+        "snippets/p/p-l.png\t"
+        + " ".join(["0.5"] * 5 + ["0.9"] + ["1.0"] * 4)
+        + "\t"
+        + " ".join(f"{a:.4f}:{b:.4f}" for a, b in spans)
+        + "\n"
+    )
+    output = run("-v", "words", path.parent.parent, "--tokens", tokens)
+    assert "words placed on 1 lines by the recognizer, 0 interpolated" in output
+    first, second = PageDocument.read(path).find("l").words()
+    assert first.conf == 0.5 and second.conf == 1.0
+    assert np.asarray(first.coords)[:, 0].max() == pytest.approx(100 + 0.1 * 1005, abs=8)
+    assert np.asarray(second.coords)[:, 0].min() == pytest.approx(100 + 0.6 * 1005, abs=8)
+    assert len(PageDocument.read(path).find("l").words()) == 2  # replaced, not added
+
+
+def test_language_names_lines_regions_and_page(tmp_path, validate):
+    path = slanted_line_page(
+        tmp_path, "Het was een koude winterdag in Amsterdam en de grachten lagen bevroren."
+    )
+    doc = PageDocument.read(path)
+    doc.find("r").add_text_line(
+        "short", [(100, 300), (300, 300), (300, 350), (100, 350)], text="ok"
+    )
+    doc.write(path)
+    run("language", path.parent.parent)
+    assert validate(path) == []
+    doc = PageDocument.read(path)
+    get = lambda node: node.element.get("primaryLanguage")  # noqa: E731
+    assert (get(doc.page), get(doc.find("r")), get(doc.find("l"))) == ("Dutch", "Dutch", "Dutch")
+    assert get(doc.find("short")) is None
+    run(
+        "language",
+        path.parent.parent,
+        "--languages",
+        "en",
+        "--languages",
+        "de",
+        "--min-probability",
+        "0.99",
+    )
+    assert get(PageDocument.read(path).find("l")) is None  # unsure among English and German
+    output = run("language", path.parent.parent, "--languages", "xx", code=2)
+    assert "languages: xx unknown" in output
+
+
+def test_language_names_are_page_schema_names(shared_data):
+    import re
+
+    from quire.language import identifier, page_name
+
+    schema = (shared_data / "pagexml-schemas" / "pagecontent_2019-07-15.xsd").read_text()
+    start = schema.index('name="LanguageSimpleType"')
+    names = set(
+        re.findall(
+            r'enumeration value="([^"]+)"', schema[start : schema.index("</simpleType>", start)]
+        )
+    )
+    model = identifier(())
+    assert len(model.labels) > 90
+    assert {page_name(code) for code in model.labels} <= names
+
+
+def test_pseudolabel_keeps_confident_lines_with_weights(music, tmp_path):
+    work = work_copy(music, tmp_path)
+    run("cut", music / "images", work)
+    rows = (work / "lists" / "staves-gt.txt").read_text().splitlines()
+    results = work / "results.tsv"
+    results.write_text(
+        "".join(
+            f"lists/{path}\t{0.5 if n % 2 else 0.95}\t{text}\n"
+            for n, (path, text) in enumerate(r.split("\t") for r in rows)
+        )
+        + "snippets/gone.png\t0.99\t4c\n"
+    )
+    output = run(
+        "pseudolabel", results, "-o", tmp_path / "pl.txt", "--min-confidence", "0.9", code=1
+    )
+    assert "gone.png: no snippet" in output
+    kept = (tmp_path / "pl.txt").read_text().splitlines()
+    assert len(kept) == (len(rows) + 1) // 2 and all(r.split("\t")[1] == "0.95" for r in kept)
+    run("merge", work, code=1)  # the row for the missing snippet has no line
+    run(
+        "pseudolabel",
+        work,
+        "-o",
+        tmp_path / "pl2.txt",
+        "--min-confidence",
+        "0.9",
+        "--kind",
+        "staves",
+    )
+    assert sorted((tmp_path / "pl2.txt").read_text().splitlines()) == sorted(kept)
+    run("pseudolabel", work, "-o", tmp_path / "pl3.txt", "--kind", "lines")
+    assert (tmp_path / "pl3.txt").read_text() == ""

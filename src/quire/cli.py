@@ -20,9 +20,11 @@ from quire.config import (
     CutConfig,
     ExportConfig,
     ExtractConfig,
+    LanguageConfig,
     LayoutPredictConfig,
     LayoutTrainConfig,
     OrderConfig,
+    PseudolabelConfig,
     RecognizePredictConfig,
     RecognizeTrainConfig,
     SynthMusicConfig,
@@ -316,6 +318,50 @@ def export(images: Path, work: Path, config_file: Path | None, **flags: Any) -> 
     from quire.export import export as run
 
     return run(images, work, build_config(ExportConfig, config_file, flags))
+
+
+@cli.command()
+@click.argument("work", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--tokens",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Tokens file of the recognizer (results.tokens.tsv): words where it read them.",
+)
+@stage
+def words(work: Path, tokens: Path | None) -> Any:
+    """Split the text lines of WORK/page/*.xml into words with coordinates."""
+    from quire.words import words as run
+
+    return run(work, tokens)
+
+
+@cli.command()
+@click.argument("work", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@config_options(LanguageConfig)
+@stage
+def language(work: Path, config_file: Path | None, **flags: Any) -> Any:
+    """primaryLanguage of the text lines, text regions and pages of WORK/page/*.xml."""
+    from quire.language import language as run
+
+    return run(work, build_config(LanguageConfig, config_file, flags))
+
+
+@cli.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="List to write: path<TAB>weight<TAB>text.",
+)
+@config_options(PseudolabelConfig)
+@stage
+def pseudolabel(source: Path, output: Path, config_file: Path | None, **flags: Any) -> Any:
+    """Confident predictions of SOURCE (results.tsv, or a work folder) as a training list."""
+    from quire.pseudolabel import pseudolabel as run
+
+    return run(source, output, build_config(PseudolabelConfig, config_file, flags))
 
 
 @cli.group()

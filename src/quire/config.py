@@ -235,6 +235,32 @@ class OrderConfig(StageConfig):
     )
 
 
+class LanguageConfig(StageConfig):
+    """Language identification of text lines, regions and pages."""
+
+    section: ClassVar[str] = "language"
+
+    languages: list[str] = Field(
+        [], description="ISO 639-1 codes to choose from, such as en, nl, la (default: all)."
+    )
+    min_chars: int = Field(12, ge=1, description="Fewest letters a text needs to be identified.")
+    min_probability: float = Field(
+        0.5, ge=0, le=1, description="Leave the language out when less sure than this."
+    )
+
+
+class PseudolabelConfig(StageConfig):
+    """Which predicted lines become training data."""
+
+    section: ClassVar[str] = "pseudolabel"
+
+    min_confidence: float = Field(0.9, ge=0, le=1, description="Keep lines at least this sure.")
+    max_confidence: float = Field(1.0, ge=0, le=1, description="Keep lines at most this sure.")
+    kind: Literal["staves", "lines", "all"] = Field(
+        "all", description="From a work folder: staves, text lines, or both."
+    )
+
+
 class ExportConfig(StageConfig):
     """What quire export writes."""
 

@@ -55,6 +55,15 @@ def level_angle(baseline: np.ndarray) -> float:
     return math.degrees(math.atan(slope))
 
 
+def levelling(polygon: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """The rotation by ``angle`` degrees about the polygon's centre (a 2×3 matrix) that
+    levels a line, and the polygon turned by it."""
+    import cv2
+
+    matrix = cv2.getRotationMatrix2D(tuple(map(float, polygon.mean(0))), angle, 1.0)
+    return matrix, cv2.transform(polygon[None].astype(np.float64), matrix)[0]
+
+
 def cut_line(
     image: np.ndarray, polygon: np.ndarray, angle: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -62,8 +71,7 @@ def cut_line(
     centre, and the mask of what lies inside the polygon."""
     import cv2
 
-    matrix = cv2.getRotationMatrix2D(tuple(map(float, polygon.mean(0))), angle, 1.0)
-    turned = cv2.transform(polygon[None].astype(np.float64), matrix)[0]
+    matrix, turned = levelling(polygon, angle)
     x0, y0 = np.floor(turned.min(0)).astype(int)
     x1, y1 = np.ceil(turned.max(0)).astype(int)
     matrix[:, 2] -= (x0, y0)

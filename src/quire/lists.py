@@ -75,10 +75,11 @@ def read_list(path: Path, need_text: bool = True) -> tuple[list[Entry], list[str
     return entries, problems
 
 
-def write_list(path: Path, entries: list[Entry]) -> None:
-    """Write ``entries`` as a list (weights only when some weight is not 1), paths relative
-    to the list's folder."""
-    weighted = any(entry.weight != 1.0 for entry in entries)
+def write_list(path: Path, entries: list[Entry], weighted: bool | None = None) -> None:
+    """Write ``entries`` as a list, paths relative to the list's folder; with a weight
+    column when ``weighted`` (by default when some weight is not 1)."""
+    if weighted is None:
+        weighted = any(entry.weight != 1.0 for entry in entries)
     rows = []
     for entry in entries:
         name = os.path.relpath(entry.path.absolute(), path.parent.absolute())

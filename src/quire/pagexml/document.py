@@ -291,6 +291,11 @@ class TextLine(TextNode):
     def words(self) -> list[Word]:
         return [Word(self.doc, e) for e in self.element.findall(self._q("Word"))]
 
+    def clear_words(self) -> None:
+        """Remove every ``Word`` of the line."""
+        for word in self.element.findall(self._q("Word")):
+            self.element.remove(word)
+
     def add_word(
         self,
         id: str,

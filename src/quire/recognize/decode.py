@@ -78,10 +78,23 @@ def align(logp: np.ndarray, labels: list[int]) -> np.ndarray:
     return np.where(path % 2 == 1, path // 2, -1)
 
 
-def confidences(logp: np.ndarray, labels: list[int]) -> tuple[float, list[float]]:
-    """The line's confidence and one per label, from the Viterbi alignment."""
-    path = align(logp, labels)
+def confidences(
+    logp: np.ndarray, labels: list[int], path: np.ndarray | None = None
+) -> tuple[float, list[float]]:
+    """The line's confidence and one per label, from the Viterbi alignment ``path``."""
+    path = align(logp, labels) if path is None else path
     states = np.where(path >= 0, np.asarray([*labels, 0])[path], 0)
     frame_logp = logp[np.arange(len(logp)), states]
     per_label = [float(np.exp(frame_logp[path == i]).mean()) for i in range(len(labels))]
     return float(np.exp(frame_logp.mean())), per_label
+
+
+def spans(path: np.ndarray, count: int) -> list[tuple[float, float]]:
+    """Where each of ``count`` labels lies along the line, as (start, end) shares of its
+    width, from the frames the alignment ``path`` gives it."""
+    frames = len(path)
+    out = []
+    for label in range(count):
+        where = np.flatnonzero(path == label)
+        out.append((where[0] / frames, (where[-1] + 1) / frames))
+    return out

@@ -68,12 +68,23 @@ def log_probs(net: Recognizer, images: list[np.ndarray], device: torch.device) -
     return [logp[: int(n), i] for i, n in enumerate(lengths)]
 
 
+@dataclass
+class Reading:
+    """One recognized line: its text, confidence, and per symbol a confidence and the
+    (start, end) share of the line's width it lies in."""
+
+    text: str
+    confidence: float
+    symbol_confidences: list[float]
+    symbol_spans: list[tuple[float, float]]
+
+
 def recognize(
     model: RecognizerModel, images: list[np.ndarray], config: RecognizePredictConfig
-) -> list[tuple[str, float, list[float]]]:
-    """Text, confidence and per-symbol confidences of every line, in the given order."""
+) -> list[Reading]:
+    """The reading of every line, in the given order."""
     widths = [image.shape[1] for image in images]
-    out: list[tuple[str, float, list[float]]] = [("", 0.0, [])] * len(images)
+    out: list[Reading] = [Reading("", 0.0, [], [])] * len(images)
     for batch in width_batches(widths, config.batch_size):
         for index, logp in zip(
             batch, log_probs(model.net, [images[i] for i in batch], model.device), strict=True
@@ -83,9 +94,10 @@ def recognize(
                 if config.decoder == "beam"
                 else decode.greedy(logp)
             )
-            confidence, per_symbol = decode.confidences(logp, labels)
+            path = decode.align(logp, labels)
+            confidence, per_symbol = decode.confidences(logp, labels, path)
             text = join(model.vocabulary.decode(labels), model.vocabulary.encoding)
-            out[index] = (text, confidence, per_symbol)
+            out[index] = Reading(text, confidence, per_symbol, decode.spans(path, len(labels)))
     return out
 
 
@@ -104,6 +116,13 @@ def snippet_paths(source: Path) -> list[Path]:
     if not entries:
         raise InputError(source, "no snippets listed")
     return [entry.path for entry in entries]
+
+
+def token_row(path: Path, reading: Reading) -> str:
+    """A line of the tokens file: path, symbol confidences, symbol spans (start:end)."""
+    confidences = " ".join(f"{c:.4f}" for c in reading.symbol_confidences)
+    spans = " ".join(f"{a:.4f}:{b:.4f}" for a, b in reading.symbol_spans)
+    return f"{path}\t{confidences}\t{spans}"
 
 
 def predict_lines(
@@ -128,11 +147,9 @@ def predict_lines(
                     advance()
             if not images:
                 continue
-            for path, (text, confidence, per_symbol) in zip(
-                chunk, recognize(model, images, config), strict=True
-            ):
-                rows.append(f"{path}\t{confidence:.4f}\t{text}")
-                token_rows.append(f"{path}\t{' '.join(f'{c:.4f}' for c in per_symbol)}")
+            for path, reading in zip(chunk, recognize(model, images, config), strict=True):
+                rows.append(f"{path}\t{reading.confidence:.4f}\t{reading.text}")
+                token_rows.append(token_row(path, reading))
                 result.done += 1
                 advance()
     if not rows:
