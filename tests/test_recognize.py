@@ -214,7 +214,7 @@ def test_tiny_model_overfits_and_round_trips(trained, lines, tmp_path):
         path, confidences, spans = row.split("\t")
         assert len(confidences.split()) == len(spans.split()) == len(texts[Path(path).name])
         starts = [float(span.split(":")[0]) for span in spans.split()]
-        assert starts == sorted(starts) and 0 <= starts[0] and starts[-1] < 1
+        assert starts == sorted(starts) and starts[0] >= 0 and starts[-1] < 1
 
 
 def test_resume_continues_from_the_saved_step(lines, tmp_path):
