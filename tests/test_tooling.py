@@ -340,16 +340,36 @@ def test_order_reads_header_columns_and_margin(tmp_path, validate):
     assert text.startswith("header 0\n\nleft 0\nleft 1\n")
 
 
-def test_order_keeps_real_pages_valid(shared_data, tmp_path, validate):
-    source = shared_data / "pagexml-examples" / "loghi" / "NL-0400410000_26_005006_000381_2019.xml"
+@pytest.mark.parametrize(
+    "name",
+    [
+        "loghi/NL-0400410000_26_005006_000381_2019.xml",
+        "loghi/NL-0400410000_26_005006_000381_htr.xml",
+        "prima/aletheiaexamplepage.xml",
+        "kraken/170025120000003,0074.xml",
+    ],
+)
+def test_page_stages_keep_real_pages_valid(shared_data, tmp_path, validate, name):
+    source = shared_data / "pagexml-examples" / name
     work = tmp_path / "work"
     (work / "page").mkdir(parents=True)
     shutil.copy(source, work / "page")
-    run("order", work)
-    doc = PageDocument.read(work / "page" / source.name)
-    assert validate(work / "page" / source.name) == []
+    path = work / "page" / source.name
+    for stage in ("order", "words", "language"):
+        run(stage, work)
+    doc = PageDocument.read(path)
+    assert validate(path, doc.source_version) == []
     assert len(doc.reading_order()) == len(list(doc.page.regions()))
-    assert len(list(doc.text_lines())) == len(list(PageDocument.read(source).text_lines()))
+    original = PageDocument.read(source)
+    assert {(line.id, line.text) for line in doc.text_lines()} == {
+        (line.id, line.text) for line in original.text_lines()
+    }
+    if doc.source_version == "2013-07-15":  # no MetadataItem in 2013: steps are comments
+        assert "processingStep: language" in doc.metadata["Comments"]
+    else:
+        names = {step["name"] for step in doc.processing_steps()}
+        assert {"order", "language"} <= names
+        assert ("words" in names) == any(line.text for line in doc.text_lines())
 
 
 def slanted_line_page(tmp_path: Path, text: str = "alpha beta") -> Path:
