@@ -12,7 +12,7 @@
 #   QUIRE_IMAGE_TAG         image tag                        (default: package version)
 #   QUIRE_BIN               the local quire command          (default quire)
 
-QUIRE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+QUIRE_ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 QUIRE_FAILED=0 # 1 once a stage reported failed inputs; see quire_finish
 
 quire_die() {
