@@ -90,7 +90,8 @@ def test_cut_reports_a_page_without_image_and_goes_on(lines, tmp_path):
 
 
 def test_cut_levels_a_skewed_line():
-    from quire.cut import cut_line, level_angle
+    from quire.cut import cut_line
+    from quire.geometry import level_angle
 
     page = np.full((200, 400), 255, np.uint8)
     import cv2

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -36,7 +35,8 @@ import numpy as np
 from quire.batch import BatchResult, run_batch
 from quire.config import CutConfig
 from quire.errors import InputError
-from quire.io import IMAGE_SUFFIXES, atomic_write_text
+from quire.geometry import level_angle, levelling
+from quire.io import atomic_write_text, find_image
 from quire.workdir import page_files
 
 if TYPE_CHECKING:
@@ -45,23 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("quire")
 
 KINDS = ("staves", "lines")
-
-
-def level_angle(baseline: np.ndarray) -> float:
-    """The slope of a baseline in degrees (least squares), 0 when it has no length."""
-    if len(baseline) < 2 or np.ptp(baseline[:, 0]) == 0:
-        return 0.0
-    slope = np.polyfit(baseline[:, 0], baseline[:, 1], 1)[0]
-    return math.degrees(math.atan(slope))
-
-
-def levelling(polygon: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
-    """The rotation by ``angle`` degrees about the polygon's centre (a 2×3 matrix) that
-    levels a line, and the polygon turned by it."""
-    import cv2
-
-    matrix = cv2.getRotationMatrix2D(tuple(map(float, polygon.mean(0))), angle, 1.0)
-    return matrix, cv2.transform(polygon[None].astype(np.float64), matrix)[0]
 
 
 def cut_line(
@@ -108,19 +91,6 @@ def finish_snippet(pixels: np.ndarray, inside: np.ndarray, config: CutConfig) ->
             interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
         )
     return pixels
-
-
-def find_image(images: Path, stem: str, filename: str | None) -> Path:
-    """The page image: ``Page@imageFilename`` in ``images``, else ``<stem>.*``."""
-    if images.is_file():
-        return images
-    if filename and (images / Path(filename).name).is_file():
-        return images / Path(filename).name
-    for suffix in IMAGE_SUFFIXES:
-        for candidate in (images / f"{stem}{suffix}", images / f"{stem}{suffix.upper()}"):
-            if candidate.is_file():
-                return candidate
-    raise InputError(images / stem, "no page image of this name")
 
 
 @dataclass

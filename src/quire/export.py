@@ -24,7 +24,7 @@ from pathlib import Path
 from quire.batch import BatchResult, run_batch
 from quire.config import ExportConfig
 from quire.errors import InputError
-from quire.io import atomic_save_image, atomic_write_bytes, atomic_write_text
+from quire.io import atomic_save_image, atomic_write_bytes, atomic_write_text, find_image
 from quire.pagexml import PageDocument, Region, TextLine
 from quire.workdir import page_files
 
@@ -168,7 +168,6 @@ def _draw_line(draw: object, line: TextLine, font: object, width: int, size: int
 
 def export_page(xml: Path, images: Path | None, out: Path, config: ExportConfig) -> PageExport:
     """Export one page in every format of ``config``."""
-    from quire.cut import find_image
     from quire.music.kern import KernError
     from quire.music.score import page_kern
 

@@ -1,8 +1,11 @@
-"""Geometry rules shared by the stages that write staves (synth, extract)."""
+"""Geometry shared by the stages: staff margins (synth, extract), levelling lines (cut, words)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+
+import numpy as np
 
 STAFF_MARGIN_SPACES = 2.5
 
@@ -19,3 +22,20 @@ def staff_margins(
     above = min([STAFF_MARGIN_SPACES * space] + [(top - b) / 2 for _, b in others if b < top])
     below = min([STAFF_MARGIN_SPACES * space] + [(t - bottom) / 2 for t, _ in others if t > bottom])
     return above, below
+
+
+def level_angle(baseline: np.ndarray) -> float:
+    """The slope of a baseline in degrees (least squares), 0 when it has no length."""
+    if len(baseline) < 2 or np.ptp(baseline[:, 0]) == 0:
+        return 0.0
+    slope = np.polyfit(baseline[:, 0], baseline[:, 1], 1)[0]
+    return math.degrees(math.atan(slope))
+
+
+def levelling(polygon: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """The rotation by ``angle`` degrees about the polygon's centre (a 2×3 matrix) that
+    levels a line, and the polygon turned by it."""
+    import cv2
+
+    matrix = cv2.getRotationMatrix2D(tuple(map(float, polygon.mean(0))), angle, 1.0)
+    return matrix, cv2.transform(polygon[None].astype(np.float64), matrix)[0]

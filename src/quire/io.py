@@ -100,3 +100,16 @@ def read_image(path: str | Path, mode: str = "L", max_pixels: int = 200_000_000)
         raise InputError(path, "not a readable image") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(path, f"cannot read image ({exc})") from None
+
+
+def find_image(images: Path, stem: str, filename: str | None) -> Path:
+    """The page image: ``Page@imageFilename`` in ``images``, else ``<stem>.*``."""
+    if images.is_file():
+        return images
+    if filename and (images / Path(filename).name).is_file():
+        return images / Path(filename).name
+    for suffix in IMAGE_SUFFIXES:
+        for candidate in (images / f"{stem}{suffix}", images / f"{stem}{suffix.upper()}"):
+            if candidate.is_file():
+                return candidate
+    raise InputError(images / stem, "no page image of this name")

@@ -20,6 +20,7 @@ import numpy as np
 
 from quire.batch import BatchResult
 from quire.errors import InputError
+from quire.geometry import level_angle, levelling
 from quire.pagexml import PageDocument, TextLine
 from quire.workdir import edit_pages
 
@@ -76,8 +77,6 @@ def split_line(
     """The words of a line: text, polygon on the page (the part of the line's polygon
     the word lies in), confidence."""
     import cv2
-
-    from quire.cut import level_angle, levelling
 
     baseline = np.asarray(line.baseline, float)
     matrix, turned = levelling(
