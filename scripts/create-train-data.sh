@@ -26,15 +26,11 @@ HELP
   quire_common_help
 }
 
-in="" out="" pages="" kind=auto fraction=0.1 seed=0 min_conf="" config=""
+args=() pages="" kind=auto fraction=0.1 seed=0 min_conf="" config=""
 while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
   if [[ $QUIRE_SHIFT -gt 0 ]]; then shift "$QUIRE_SHIFT" && continue; fi
   case "$1" in
-    -h | --help)
-      usage
-      exit 0
-      ;;
     --pages) pages=$(quire_abspath "${2:?--pages needs a folder}") && shift 2 ;;
     --kind) kind=${2:?--kind needs staves, lines or auto} && shift 2 ;;
     --val-fraction) fraction=${2:?--val-fraction needs a number} && shift 2 ;;
@@ -42,22 +38,11 @@ while [[ $# -gt 0 ]]; do
     --min-confidence) min_conf=${2:?--min-confidence needs a number} && shift 2 ;;
     --config) config=$(quire_abspath "${2:?--config needs a file}") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
-    *)
-      if [[ -z "$in" ]]; then
-        in=$(quire_abspath "$1")
-      elif [[ -z "$out" ]]; then
-        out=$(quire_abspath "$1")
-      else
-        quire_die "IN and OUT only (see --help)"
-      fi
-      shift
-      ;;
+    *) args+=("$(quire_abspath "$1")") && shift ;;
   esac
 done
-[[ -n "$in" && -n "$out" ]] || {
-  usage >&2
-  exit 2
-}
+quire_need_args 2 "${args[@]}"
+in=${args[0]} out=${args[1]}
 [[ -d "$in" ]] || quire_die "$in: not a folder"
 [[ "$kind" =~ ^(staves|lines|auto)$ ]] || quire_die "--kind must be staves, lines or auto"
 pages=${pages:-$in/page}

@@ -31,10 +31,6 @@ while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
   if [[ $QUIRE_SHIFT -gt 0 ]]; then shift "$QUIRE_SHIFT" && continue; fi
   case "$1" in
-    -h | --help)
-      usage
-      exit 0
-      ;;
     --music-pages) music_pages=${2:?--music-pages needs a number} && shift 2 ;;
     --text-pages) text_pages=${2:?--text-pages needs a number} && shift 2 ;;
     --seed) seed=${2:?--seed needs a number} && shift 2 ;;

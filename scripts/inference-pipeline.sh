@@ -28,7 +28,7 @@ HELP
   quire_common_help
 }
 
-images="" out="" config="" from=""
+args=() config="" from=""
 layout_model="$QUIRE_ROOT/models/layout-default"
 staff_model="$QUIRE_ROOT/models/staff-default"
 text_model=""
@@ -36,32 +36,17 @@ while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
   if [[ $QUIRE_SHIFT -gt 0 ]]; then shift "$QUIRE_SHIFT" && continue; fi
   case "$1" in
-    -h | --help)
-      usage
-      exit 0
-      ;;
     --layout-model) layout_model=$(quire_abspath "${2:?--layout-model needs a folder}") && shift 2 ;;
     --staff-model) staff_model=$(quire_abspath "${2:?--staff-model needs a folder}") && shift 2 ;;
     --text-model) text_model=$(quire_abspath "${2:?--text-model needs a folder}") && shift 2 ;;
     --from) from=${2:?--from needs a stage} && shift 2 ;;
     --config) config=$(quire_abspath "${2:?--config needs a file}") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
-    *)
-      if [[ -z "$images" ]]; then
-        images=$(quire_abspath "$1")
-      elif [[ -z "$out" ]]; then
-        out=$(quire_abspath "$1")
-      else
-        quire_die "IMAGES and OUT only (see --help)"
-      fi
-      shift
-      ;;
+    *) args+=("$(quire_abspath "$1")") && shift ;;
   esac
 done
-[[ -n "$images" && -n "$out" ]] || {
-  usage >&2
-  exit 2
-}
+quire_need_args 2 "${args[@]}"
+images=${args[0]} out=${args[1]}
 [[ -e "$images" ]] || quire_die "$images: no such folder or image"
 for model in "$layout_model" "$staff_model" ${text_model:+"$text_model"}; do
   [[ -f "$model/model.json" ]] || quire_die "$model: not a model folder (no model.json)"

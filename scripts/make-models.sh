@@ -29,10 +29,6 @@ while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
   if [[ $QUIRE_SHIFT -gt 0 ]]; then shift "$QUIRE_SHIFT" && continue; fi
   case "$1" in
-    -h | --help)
-      usage
-      exit 0
-      ;;
     --work) work=$(quire_abspath "${2:?--work needs a folder}") && shift 2 ;;
     --model) models+=("${2:?--model needs a name}") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;

@@ -4,10 +4,15 @@
 source "$(dirname "${BASH_SOURCE[0]}")/runner.sh"
 
 # quire_common_option ARGS…: if $1 is a flag every script takes, apply it and set
-# QUIRE_SHIFT to the number of words it used (else QUIRE_SHIFT=0).
+# QUIRE_SHIFT to the number of words it used (else QUIRE_SHIFT=0). -h / --help calls
+# the script's own usage function and exits.
 quire_common_option() {
   QUIRE_SHIFT=0
   case "$1" in
+    -h | --help)
+      usage
+      exit 0
+      ;;
     --runner | --gpu)
       [[ $# -ge 2 && "$2" != --* ]] || quire_die "$1 needs a value"
       if [[ "$1" == --runner ]]; then export QUIRE_RUNNER=$2; else export QUIRE_GPU=$2; fi
@@ -33,4 +38,14 @@ HELP
 # An absolute path, whether or not it exists yet.
 quire_abspath() {
   realpath -m -- "$1"
+}
+
+# quire_need_args N ARGS…: exactly N positional arguments, else the usage and exit 2.
+quire_need_args() {
+  local want=$1
+  shift
+  if [[ $# -ne $want ]]; then
+    usage >&2
+    exit 2
+  fi
 }
