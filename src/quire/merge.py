@@ -20,12 +20,11 @@ from quire.workdir import edit_pages
 
 log = logging.getLogger("quire")
 
-MUSIC = ("kern", "bekern", "semantic", "agnostic")
-
 
 def merge(work: Path, results_path: Path, model_dir: Path | None = None) -> BatchResult:
     """Write the results of ``results_path`` into ``work/page/*.xml``."""
     from quire.models import model_version, read_meta
+    from quire.music.encodings import ENCODINGS
     from quire.music.kern import KernError
     from quire.music.score import staff_records
     from quire.pagexml import PageDocument
@@ -51,7 +50,7 @@ def merge(work: Path, results_path: Path, model_dir: Path | None = None) -> Batc
             used.add(f"{stem}-{line.id}")
             if line.is_staff:
                 named = (line.custom_get("encoding") or {}).get("name")
-                staff_encoding = encoding if encoding in MUSIC else named or "kern"
+                staff_encoding = encoding if encoding in ENCODINGS else named or "kern"
                 try:
                     staff_records(result.text, staff_encoding)
                 except KernError as exc:
