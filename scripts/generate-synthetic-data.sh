@@ -16,7 +16,8 @@ Options:
   --music-pages N      generated music pages (default: the config file's, else 10;
                        0 skips music)
   --kern-dir DIR       render these **kern files instead of generated music
-  --text-pages N       text pages (default 0; needs --texts)
+  --text-pages N       text pages (default: the config file's, else 10; only
+                       with --texts)
   --texts FILE         text file whose words fill the text lines (repeatable)
   --seed S             seed for both stages (default: the config file's, else 0)
 HELP
@@ -25,7 +26,7 @@ HELP
   echo "Text pages need fonts: on Debian, apt-get install fonts-dejavu-core fonts-liberation2."
 }
 
-out="" music_pages="" text_pages=0 seed="" config="" kern_dir=""
+out="" music_pages="" text_pages="" seed="" config="" kern_dir=""
 texts=()
 while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
@@ -48,7 +49,7 @@ done
   usage >&2
   exit 2
 }
-[[ "$text_pages" == 0 || ${#texts[@]} -gt 0 ]] || quire_die "--text-pages needs --texts FILE"
+[[ -z "$text_pages" || ${#texts[@]} -gt 0 ]] || quire_die "--text-pages needs --texts FILE"
 
 common=()
 [[ -z "$seed" ]] || common+=(--seed "$seed")
@@ -61,10 +62,10 @@ elif [[ "$music_pages" != 0 ]]; then
   [[ -z "$music_pages" ]] || pages=(--pages "$music_pages")
   quire_run_stage synth-music "$out" synth music "$out/music" "${pages[@]}" "${common[@]}"
 fi
-if [[ "$text_pages" != 0 ]]; then
+if [[ ${#texts[@]} -gt 0 && "$text_pages" != 0 ]]; then
   text_args=()
+  [[ -z "$text_pages" ]] || text_args+=(--pages "$text_pages")
   for file in "${texts[@]}"; do text_args+=(--texts "$file"); done
-  quire_run_stage synth-text "$out" synth text "$out/text" --pages "$text_pages" \
-    "${text_args[@]}" "${common[@]}"
+  quire_run_stage synth-text "$out" synth text "$out/text" "${text_args[@]}" "${common[@]}"
 fi
 quire_finish

@@ -6,6 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/args.sh"
 STAGES=(layout-predict extract cut recognize-staves merge-staves recognize-lines merge-lines
   order words language export)
+NEEDS_WORK=(recognize-staves merge-staves recognize-lines merge-lines words) # read OUT's work files
 
 usage() {
   cat <<HELP
@@ -13,32 +14,41 @@ Usage: $(basename "$0") IMAGES OUT [options]
 
 Runs layout predict, extract, cut, recognize (staves and text lines, each with
 its own model), merge, order, words, language and export on the page images of
-IMAGES (never written to). Writes OUT/page/<stem>.xml, OUT/export/ (kern,
-MusicXML, MIDI, MEI, text, overlays, index.html) and the work in between;
-logs in OUT/logs. A rerun skips the stages that finished (OUT/.done), so a run
-that was stopped goes on where it stopped.
+IMAGES (never written to). Writes OUT/page/<stem>.xml and OUT/export/ (kern,
+MusicXML, MIDI, MEI, text, overlays, index.html); logs in OUT/logs. The work
+in between (layers, snippets, lists, results) is removed at the end unless
+--keep-work is given or some input failed.
 
 Options:
   --layout-model DIR   layout model (default: the shipped models/layout-default)
   --staff-model DIR    staff recognizer (default: models/staff-default)
-  --text-model DIR     text-line recognizer (default: none; text lines are
-                       found but not read)
+  --text-model DIR     text-line recognizer (default: models/text-default when
+                       it is there; 'none' finds text lines but does not read them)
+  --resume             go on with a run in OUT that was stopped: stages that
+                       finished are skipped, the rest run with the run's clock
   --from STAGE         rerun from STAGE on (one of: ${STAGES[*]})
+  --keep-work          keep OUT/layers, OUT/snippets, OUT/lists and the results
+
+PageXML dates are the run's start time (or SOURCE_DATE_EPOCH when set), so a
+resumed run writes the same PageXML as one that was never stopped.
 HELP
   quire_common_help
 }
 
-args=() config="" from=""
+args=() config="" from="" resume=0 keep_work=0
 layout_model="$QUIRE_ROOT/models/layout-default"
 staff_model="$QUIRE_ROOT/models/staff-default"
-text_model=""
+text_model="$QUIRE_ROOT/models/text-default"
+[[ -d "$text_model" ]] || text_model=none
 while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
   if [[ $QUIRE_SHIFT -gt 0 ]]; then shift "$QUIRE_SHIFT" && continue; fi
   case "$1" in
     --layout-model) layout_model=$(quire_abspath "${2:?--layout-model needs a folder}") && shift 2 ;;
     --staff-model) staff_model=$(quire_abspath "${2:?--staff-model needs a folder}") && shift 2 ;;
-    --text-model) text_model=$(quire_abspath "${2:?--text-model needs a folder}") && shift 2 ;;
+    --text-model) text_model=${2:?--text-model needs a folder or none} && shift 2 ;;
+    --resume) resume=1 && shift ;;
+    --keep-work) keep_work=1 && shift ;;
     --from) from=${2:?--from needs a stage} && shift 2 ;;
     --config) config=$(quire_abspath "${2:?--config needs a file}") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
@@ -48,26 +58,53 @@ done
 quire_need_args 2 "${args[@]}"
 images=${args[0]} out=${args[1]}
 [[ -e "$images" ]] || quire_die "$images: no such folder or image"
+[[ "$text_model" == none ]] && text_model="" || text_model=$(quire_abspath "$text_model")
 for model in "$layout_model" "$staff_model" ${text_model:+"$text_model"}; do
   [[ -f "$model/model.json" ]] || quire_die "$model: not a model folder (no model.json)"
 done
+# An earlier run that stopped before its export: go on only when asked to.
+if [[ -d "$out/.done" && ! -e "$out/.done/export" && $resume == 0 && -z "$from" &&
+  "${QUIRE_FORCE:-0}" != 1 && "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
+  quire_die "$out holds a run that stopped before it finished: --resume goes on with it," \
+    "--force runs every stage again"
+fi
 if [[ -n "$from" ]]; then
   [[ " ${STAGES[*]} " == *" $from "* ]] || quire_die "--from: no stage '$from' (see --help)"
+  if [[ -e "$out/.done/work-removed" && " ${NEEDS_WORK[*]} " == *" $from "* ]]; then
+    quire_die "--from $from needs the work of the run, which was removed at its end:" \
+      "--from cut (or earlier) makes it again; --keep-work keeps it"
+  fi
   rerun=0
   for stage in "${STAGES[@]}"; do
     [[ "$stage" == "$from" ]] && rerun=1
     [[ $rerun == 0 ]] || rm -f "$out/.done/$stage"
   done
 fi
+# The run's clock: PageXML dates of every stage, kept for --resume.
+if [[ "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
+  mkdir -p "$out/.done"
+  if [[ -z "${SOURCE_DATE_EPOCH:-}" ]]; then
+    [[ $resume == 1 && -s "$out/.done/clock" ]] || date +%s >"$out/.done/clock"
+    SOURCE_DATE_EPOCH=$(<"$out/.done/clock")
+  fi
+  export SOURCE_DATE_EPOCH
+  rm -f "$out/.done/work-removed"
+fi
 
 common=()
 [[ -z "$config" ]] || common+=(--config "$config")
 start=$SECONDS
 
+# count_in_pages PATTERN: how often PATTERN occurs in OUT/page/*.xml.
+count_in_pages() {
+  find "$out/page" -name '*.xml' -exec cat {} + | { grep -o "$1" || true; } | wc -l
+}
+
 # recognize KIND MODEL: read the snippets of OUT/lists/KIND.txt and merge the results.
 recognize() {
   local kind=$1 model=$2
-  if [[ "${QUIRE_DRY_RUN:-0}" != 1 && ! -s "$out/lists/$kind.txt" ]]; then
+  if [[ "${QUIRE_DRY_RUN:-0}" != 1 && ! -e "$out/.done/merge-$kind" && ! -s "$out/lists/$kind.txt" ]]
+  then
     echo "quire: no $kind to recognize" >&2
     return 0
   fi
@@ -91,10 +128,15 @@ quire_run_stage export "$out" export "$images" "$out" "${common[@]}"
 
 if [[ "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
   pages=$(find "$out/page" -name '*.xml' | wc -l)
-  staves=$(wc -l <"$out/lists/staves.txt")
-  lines=$(wc -l <"$out/lists/lines.txt")
+  all_lines=$(count_in_pages '<TextLine ')
+  staves=$(count_in_pages '<TextLine [^>]*type:staff;')
+  lines=$((all_lines - staves))
   failures=$(cat "$out"/logs/*.log | grep -c '^error' || true)
   echo "quire: $pages pages, $staves staves, $lines text lines, $failures errors in the logs," \
     "$((SECONDS - start)) s; PageXML in $out/page, exports in $out/export" >&2
+  if [[ $keep_work == 0 && $QUIRE_FAILED == 0 ]]; then
+    rm -rf "$out/layers" "$out/snippets" "$out/lists" "$out"/results-*.tsv
+    touch "$out/.done/work-removed"
+  fi
 fi
 quire_finish

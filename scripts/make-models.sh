@@ -9,12 +9,14 @@ usage() {
   cat <<HELP
 Usage: $(basename "$0") [OUT] [options]
 
-Renders the training data of each default model and trains it into OUT
-(default: models/ of the checkout). Work files go to --work (default: OUT/.work).
+Renders the training data of each default model, trains it with
+train-pipeline.sh and moves it into OUT (default: models/ of the checkout).
+Work files go to --work (default: OUT/.work).
 
 Models and their recipes:
-  layout-default      configs/layout-default.yaml (synth-music, layout-train)
-  staff-default       configs/staff-default.yaml (synth-music, cut, recognize-train)
+  layout-default      configs/layout-default.yaml (music pages, layout training)
+  staff-default       configs/staff-default.yaml (music pages, staves, recognizer)
+  text-default        configs/text-default.yaml (prose, text pages, recognizer)
 
 Options:
   --model NAME         build only this model (repeatable; default: all)
@@ -36,34 +38,51 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 work=${work:-$out/.work}
-[[ ${#models[@]} -gt 0 ]] || models=(layout-default staff-default)
+[[ ${#models[@]} -gt 0 ]] || models=(layout-default staff-default text-default)
 
-# render NAME: the recipe's synthetic pages into WORK/NAME-data/music.
-render() {
+# step SCRIPT ARGS…: run another pipeline script; failed inputs (exit 1) do not stop
+# the build, since training goes on with the rest.
+step() {
   local rc=0
-  "$here/generate-synthetic-data.sh" "$work/$1-data" --config "$QUIRE_ROOT/configs/$1.yaml" || rc=$?
+  "$here/$1" "${@:2}" || rc=$?
   case "$rc" in
     0) ;;
-    1) QUIRE_FAILED=1 ;; # some pages failed: train on the others
+    1) QUIRE_FAILED=1 ;;
     *) exit "$rc" ;;
   esac
 }
 
 for model in "${models[@]}"; do
   recipe="$QUIRE_ROOT/configs/$model.yaml"
-  data="$work/$model-data/music"
+  data="$work/$model-data"
   case "$model" in
     layout-default)
-      render "$model"
-      quire_run_stage layout-train "$work" layout train "$data" -o "$out/$model" --config "$recipe"
+      step generate-synthetic-data.sh "$data" --config "$recipe"
+      step train-pipeline.sh "$work/trained" --layout-data "$data/music" --layout-name "$model" \
+        --config "$recipe"
       ;;
     staff-default)
-      render "$model"
-      quire_run_stage cut "$work/$model-data" cut "$data/images" "$data"
-      quire_run_stage recognize-train "$work" recognize train "$data/lists/staves-gt.txt" \
-        -o "$out/$model" --config "$recipe"
+      step generate-synthetic-data.sh "$data" --config "$recipe"
+      step create-train-data.sh "$data/music/images" "$data/lines" --pages "$data/music/page" \
+        --kind staves --val-fraction 0.03 --seed 1 --config "$recipe"
+      step train-pipeline.sh "$work/trained" --train-data "$data/lines" --recognizer-name "$model" \
+        --config "$recipe"
+      ;;
+    text-default)
+      [[ "${QUIRE_DRY_RUN:-0}" == 1 ]] || mkdir -p "$data"
+      quire_run_stage synth-corpus "$data" synth corpus "$data/corpus.txt" --config "$recipe"
+      step generate-synthetic-data.sh "$data" --music-pages 0 --texts "$data/corpus.txt" \
+        --config "$recipe"
+      step create-train-data.sh "$data/text/images" "$data/lines" --pages "$data/text/page" \
+        --kind lines --val-fraction 0.05 --seed 1 --config "$recipe"
+      step train-pipeline.sh "$work/trained" --train-data "$data/lines" --recognizer-name "$model" \
+        --config "$recipe"
       ;;
     *) quire_die "unknown model $model (see --help)" ;;
   esac
+  if [[ -d "$work/trained/$model" ]]; then
+    rm -rf "${out:?}/$model" && mkdir -p "$out" && mv "$work/trained/$model" "$out/$model"
+    echo "quire: $model written to $out/$model" >&2
+  fi
 done
 quire_finish

@@ -237,6 +237,23 @@ def test_new_document_with_staff_lines_validates_in_2019_and_2013(validate):
     assert "processingStep: extract" in comments
 
 
+def test_a_step_run_again_replaces_its_record():
+    doc = PageDocument.new("score.png", 1000, 800)
+    doc.add_processing_step("extract", parameters={"threshold": 0.5}, stamp="2026-01-01T00:00:00")
+    doc.add_processing_step("merge", model="staff", model_version="1", stamp="2026-01-01T00:00:01")
+    doc.add_processing_step("merge", model="text", model_version="1", stamp="2026-01-01T00:00:02")
+    doc.add_processing_step("merge", model="staff", model_version="1", stamp="2026-01-01T00:00:03")
+    doc.add_processing_step("extract", parameters={"threshold": 0.6}, stamp="2026-01-01T00:00:04")
+    steps = [(s["name"], s.get("model"), s["date"][-2:]) for s in doc.processing_steps()]
+    assert steps == [
+        ("extract", None, "00"),
+        ("merge", "staff", "03"),
+        ("merge", "text", "02"),
+        ("extract", None, "04"),
+    ]
+    assert doc.metadata["LastChange"] == "2026-01-01T00:00:04"
+
+
 def test_custom_attribute_round_trip_with_escapes():
     text = (
         r"readingOrder {index:3;} textStyle {offset:0; length:4; bold:true;} "

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from quire.cli import cli
@@ -16,15 +20,32 @@ from tests.conftest import REPO
 SCRIPT = REPO / "scripts" / "inference-pipeline.sh"
 
 
-def pipeline(*args: object) -> subprocess.CompletedProcess:
+def pipeline_command(*args: object) -> tuple[list[str], dict[str, str]]:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(
-        [str(SCRIPT), *map(str, args), "--runner", "local"], capture_output=True, text=True, env=env
-    )
+    env.pop("SOURCE_DATE_EPOCH", None)
+    return [str(SCRIPT), *map(str, args), "--runner", "local"], env
 
 
-def test_inference_pipeline_reads_a_generated_page(tmp_path, validate):
-    data = tmp_path / "data"
+def pipeline(*args: object) -> subprocess.CompletedProcess:
+    command, env = pipeline_command(*args)
+    return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
+def killed_in(stage: str, *args: object) -> None:
+    """Start the pipeline and kill -9 all of it once ``stage`` has begun."""
+    command, env = pipeline_command(*args)
+    run = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = Path(str(args[1])) / "logs" / f"{stage}.log"
+    while not log.exists():
+        assert run.poll() is None, f"the pipeline ended before {stage}"
+        time.sleep(0.01)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("pipeline") / "data"
     result = CliRunner().invoke(
         cli,
         [
@@ -33,27 +54,66 @@ def test_inference_pipeline_reads_a_generated_page(tmp_path, validate):
         ],
     )
     assert result.exit_code == 0, result.output
-    images, out = data / "images", tmp_path / "out"
+    return data / "images"
+
+
+def stamp(out: Path) -> str:
+    """The PageXML date of the run in ``out``: its clock."""
+    epoch = int((out / ".done" / "clock").read_text())
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_inference_pipeline_reads_a_generated_page(images, tmp_path, validate):
+    out = tmp_path / "out"
     before = sorted(images.iterdir())
     run = pipeline(images, out)
     assert run.returncode == 0, run.stderr
-    assert "quire: 1 pages," in run.stderr and sorted(images.iterdir()) == before
     xml = next((out / "page").glob("*.xml"))
+    truth = PageDocument.read(images.parent / "page" / xml.name)
+    count = sum(line.is_staff for line in truth.text_lines())
+    assert f"quire: 1 pages, {count} staves," in run.stderr and sorted(images.iterdir()) == before
     assert validate(xml) == []
     doc = PageDocument.read(xml)
     staves = [line for line in doc.text_lines() if line.is_staff]
-    assert staves and all(line.text and line.conf is not None for line in staves)
+    assert len(staves) == count and all(line.text and line.conf is not None for line in staves)
     steps = [step["name"] for step in doc.processing_steps()]
     assert steps[:1] == ["extract"] and {"merge", "order", "language"} <= set(steps)
+    assert {step["date"] for step in doc.processing_steps()[1:]} == {stamp(out)}
     export = out / "export"
     for suffix in (".krn", ".mid", ".musicxml", ".mei"):
         assert (export / f"{xml.stem}{suffix}").stat().st_size > 0
     assert (export / "overlays" / f"{xml.stem}.png").exists() and (export / "index.html").exists()
-    page = xml.read_bytes()
+    assert not any((out / name).exists() for name in ("layers", "snippets", "lists"))
+
+    page, done = xml.read_bytes(), len(list((out / ".done").iterdir())) - 2  # clock, work-removed
     again = pipeline(images, out)
-    assert again.returncode == 0 and again.stderr.count("done before, skipped") == 9
+    assert again.returncode == 0 and again.stderr.count("done before, skipped") == done
     assert xml.read_bytes() == page
     redo = pipeline(images, out, "--from", "order")
-    assert redo.returncode == 0 and redo.stderr.count("done before, skipped") == 5
-    bad = pipeline(images, out, "--from", "nowhere")
-    assert bad.returncode == 2 and "--from: no stage 'nowhere'" in bad.stderr
+    assert redo.returncode == 0 and redo.stderr.count("done before, skipped") == done - 4
+    for args, message in [
+        (("--from", "nowhere"), "--from: no stage 'nowhere'"),
+        (("--from", "merge-staves"), "--from merge-staves needs the work of the run"),
+        (("--staff-model", tmp_path), "not a model folder (no model.json)"),
+    ]:
+        bad = pipeline(images, out, *args)
+        assert bad.returncode == 2 and message in bad.stderr
+
+
+@pytest.mark.parametrize("stage", ["cut", "merge-staves"])
+def test_a_killed_run_resumed_writes_the_same_pagexml(images, tmp_path, stage):
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    assert pipeline(images, whole, "--keep-work").returncode == 0
+    killed_in(stage, images, broken, "--keep-work")
+    assert not (broken / ".done" / stage).exists()
+    refused = pipeline(images, broken)
+    assert refused.returncode == 2 and "--resume goes on with it" in refused.stderr
+    resumed = pipeline(images, broken, "--resume", "--keep-work")
+    assert resumed.returncode == 0, resumed.stderr
+    name = next((whole / "page").glob("*.xml")).name
+    expected = (whole / "page" / name).read_text().replace(stamp(whole), stamp(broken))
+    assert (broken / "page" / name).read_text() == expected
+    # every in-place stage once more over its own output: nothing changes
+    again = pipeline(images, broken, "--resume", "--from", "merge-staves")
+    assert again.returncode == 0, again.stderr
+    assert (broken / "page" / name).read_text() == expected

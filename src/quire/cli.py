@@ -27,6 +27,7 @@ from quire.config import (
     PseudolabelConfig,
     RecognizePredictConfig,
     RecognizeTrainConfig,
+    SynthCorpusConfig,
     SynthMusicConfig,
     SynthTextConfig,
     build_config,
@@ -178,6 +179,18 @@ def synth_text(
     from quire.synth.text import synth_text as run
 
     return run(output, build_config(SynthTextConfig, config_file, flags), list(texts))
+
+
+@synth.command("corpus")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@config_options(SynthCorpusConfig)
+@stage
+def synth_corpus(output: Path, config_file: Path | None, **flags: Any) -> None:
+    """Write OUTPUT, a text file of prose for synth text --texts, from word frequencies."""
+    from quire.synth.corpus import write_corpus
+
+    words = write_corpus(output, build_config(SynthCorpusConfig, config_file, flags))
+    log.info("%s: %d words", output, words)
 
 
 @cli.group()

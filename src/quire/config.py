@@ -136,6 +136,26 @@ class SynthTextConfig(SynthConfig):
     )
 
 
+class SynthCorpusConfig(StageConfig):
+    """Running text for synthetic text pages: words drawn by their frequency (wordfreq)."""
+
+    section: ClassVar[str] = "synth-corpus"
+
+    languages: list[str] = Field(
+        ["en", "de", "fr", "nl", "it", "es", "pt", "sv", "da", "pl", "cs"],
+        description="wordfreq language codes, one paragraph each in turn.",
+    )
+    words: int = Field(50000, ge=1, description="Words to write in all.")
+    vocabulary: int = Field(8000, ge=10, description="Most frequent words drawn per language.")
+    number_chance: float = Field(0.03, ge=0, le=1, description="Chance a word is a number.")
+    capital_chance: float = Field(0.08, ge=0, le=1, description="Chance a word is capitalised.")
+    comma_chance: float = Field(0.08, ge=0, le=1, description="Chance of a comma after a word.")
+    quote_chance: float = Field(
+        0.02, ge=0, le=1, description="Chance a word is quoted or in parentheses."
+    )
+    seed: int = Field(0, description="Seed: the same seed and settings give the same text.")
+
+
 class LayoutTrainConfig(StageConfig):
     """Training of the layout pixel classifier."""
 

@@ -429,6 +429,16 @@ def _sort_children(root: etree._Element) -> None:
             parent[:] = children
 
 
+def _same_step(a: etree._Element, b: etree._Element) -> bool:
+    """Two processing steps of one stage, model, version and parameters (any date)."""
+
+    def key(item: etree._Element) -> tuple:
+        labels = [(label.get("type"), label.get("value")) for label in item.iter("{*}Label")]
+        return item.get("type"), item.get("name"), item.get("value"), labels
+
+    return key(a) == key(b)
+
+
 def _parser() -> etree.XMLParser:
     # No DTDs, no entity expansion, no network: a PAGE file is data, never a program.
     return etree.XMLParser(
@@ -644,23 +654,24 @@ class PageDocument:
         parameters: dict[str, object] | None = None,
         stamp: str | None = None,
     ) -> None:
-        """Record that ``stage`` changed this page (``MetadataItem type=processingStep``)."""
+        """Record that ``stage`` changed this page (``MetadataItem type=processingStep``).
+
+        The same step again (stage, model, version and parameters) replaces its
+        earlier record, so a stage that is rerun, as after a crash, leaves one.
+        """
         from quire import __version__
 
         metadata = _ensure_metadata(self.root, self.ns)
         stamp = stamp or now()
         metadata.find(self._q("LastChange")).text = stamp
-        item = _insert(
-            metadata,
-            etree.Element(
-                self._q("MetadataItem"),
-                {
-                    "type": "processingStep",
-                    "name": stage,
-                    "value": f"quire {__version__}",
-                    "date": stamp,
-                },
-            ),
+        item = etree.Element(
+            self._q("MetadataItem"),
+            {
+                "type": "processingStep",
+                "name": stage,
+                "value": f"quire {__version__}",
+                "date": stamp,
+            },
         )
         labels = [("model", model), ("modelVersion", model_version)]
         labels += [(f"parameter:{key}", str(value)) for key, value in (parameters or {}).items()]
@@ -669,6 +680,11 @@ class PageDocument:
             holder = etree.SubElement(item, self._q("Labels"))
             for kind, value in labels:
                 etree.SubElement(holder, self._q("Label"), {"type": kind, "value": value})
+        for earlier in metadata.iterfind(self._q("MetadataItem")):
+            if _same_step(earlier, item):
+                metadata.replace(earlier, item)
+                return
+        _insert(metadata, item)
 
     @property
     def metadata(self) -> dict[str, str]:
