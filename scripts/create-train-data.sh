@@ -43,10 +43,10 @@ while [[ $# -gt 0 ]]; do
 done
 quire_need_args 2 "${args[@]}"
 in=${args[0]} out=${args[1]}
-[[ -d "$in" ]] || quire_die "$in: not a folder"
+quire_need_path -d "$in" "not a folder"
 [[ "$kind" =~ ^(staves|lines|auto)$ ]] || quire_die "--kind must be staves, lines or auto"
 pages=${pages:-$in/page}
-[[ -d "$pages" ]] || quire_die "$pages: no PageXML folder (give --pages DIR)"
+quire_need_path -d "$pages" "no PageXML folder (give --pages DIR)"
 
 cut_args=(--pages "$pages")
 [[ -z "$config" ]] || cut_args+=(--config "$config")

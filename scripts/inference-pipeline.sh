@@ -57,10 +57,10 @@ while [[ $# -gt 0 ]]; do
 done
 quire_need_args 2 "${args[@]}"
 images=${args[0]} out=${args[1]}
-[[ -e "$images" ]] || quire_die "$images: no such folder or image"
+quire_need_path -e "$images" "no such folder or image"
 [[ "$text_model" == none ]] && text_model="" || text_model=$(quire_abspath "$text_model")
 for model in "$layout_model" "$staff_model" ${text_model:+"$text_model"}; do
-  [[ -f "$model/model.json" ]] || quire_die "$model: not a model folder (no model.json)"
+  quire_need_path -f "$model/model.json" "no such file (not a model folder)"
 done
 # An earlier run that stopped before its export: go on only when asked to.
 if [[ -d "$out/.done" && ! -e "$out/.done/export" && $resume == 0 && -z "$from" &&

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Retrain the shipped default models from scratch, with the recipes and seeds in configs/.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib/args.sh
-source "$here/lib/args.sh"
+source "$(dirname "$0")/lib/args.sh"
 
 usage() {
   cat <<HELP
@@ -40,48 +39,37 @@ done
 work=${work:-$out/.work}
 [[ ${#models[@]} -gt 0 ]] || models=(layout-default staff-default text-default)
 
-# step SCRIPT ARGS…: run another pipeline script; failed inputs (exit 1) do not stop
-# the build, since training goes on with the rest.
-step() {
-  local rc=0
-  "$here/$1" "${@:2}" || rc=$?
-  case "$rc" in
-    0) ;;
-    1) QUIRE_FAILED=1 ;;
-    *) exit "$rc" ;;
-  esac
-}
-
 for model in "${models[@]}"; do
   recipe="$QUIRE_ROOT/configs/$model.yaml"
   data="$work/$model-data"
+  trained="$work/trained"
   case "$model" in
     layout-default)
-      step generate-synthetic-data.sh "$data" --config "$recipe"
-      step train-pipeline.sh "$work/trained" --layout-data "$data/music" --layout-name "$model" \
-        --config "$recipe"
+      quire_run_script generate-synthetic-data.sh "$data" --config "$recipe"
+      quire_run_script train-pipeline.sh "$trained" --layout-data "$data/music" \
+        --layout-name "$model" --config "$recipe"
       ;;
     staff-default)
-      step generate-synthetic-data.sh "$data" --config "$recipe"
-      step create-train-data.sh "$data/music/images" "$data/lines" --pages "$data/music/page" \
-        --kind staves --val-fraction 0.03 --seed 1 --config "$recipe"
-      step train-pipeline.sh "$work/trained" --train-data "$data/lines" --recognizer-name "$model" \
-        --config "$recipe"
+      quire_run_script generate-synthetic-data.sh "$data" --config "$recipe"
+      quire_run_script create-train-data.sh "$data/music/images" "$data/lines" \
+        --pages "$data/music/page" --kind staves --val-fraction 0.03 --seed 1 --config "$recipe"
+      quire_run_script train-pipeline.sh "$trained" --train-data "$data/lines" \
+        --recognizer-name "$model" --config "$recipe"
       ;;
     text-default)
       [[ "${QUIRE_DRY_RUN:-0}" == 1 ]] || mkdir -p "$data"
       quire_run_stage synth-corpus "$data" synth corpus "$data/corpus.txt" --config "$recipe"
-      step generate-synthetic-data.sh "$data" --music-pages 0 --texts "$data/corpus.txt" \
-        --config "$recipe"
-      step create-train-data.sh "$data/text/images" "$data/lines" --pages "$data/text/page" \
-        --kind lines --val-fraction 0.05 --seed 1 --config "$recipe"
-      step train-pipeline.sh "$work/trained" --train-data "$data/lines" --recognizer-name "$model" \
-        --config "$recipe"
+      quire_run_script generate-synthetic-data.sh "$data" --music-pages 0 \
+        --texts "$data/corpus.txt" --config "$recipe"
+      quire_run_script create-train-data.sh "$data/text/images" "$data/lines" \
+        --pages "$data/text/page" --kind lines --val-fraction 0.05 --seed 1 --config "$recipe"
+      quire_run_script train-pipeline.sh "$trained" --train-data "$data/lines" \
+        --recognizer-name "$model" --config "$recipe"
       ;;
     *) quire_die "unknown model $model (see --help)" ;;
   esac
-  if [[ -d "$work/trained/$model" ]]; then
-    rm -rf "${out:?}/$model" && mkdir -p "$out" && mv "$work/trained/$model" "$out/$model"
+  if [[ -d "$trained/$model" ]]; then
+    rm -rf "${out:?}/$model" && mkdir -p "$out" && mv "$trained/$model" "$out/$model"
     echo "quire: $model written to $out/$model" >&2
   fi
 done

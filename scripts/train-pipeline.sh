@@ -71,10 +71,10 @@ done
 [[ ${#layout_data[@]} -gt 0 || -n "$train_data" ]] ||
   quire_die "nothing to train: give --layout-data and / or --train-data (see --help)"
 for path in "${layout_data[@]}"; do
-  [[ -e "$path" ]] || quire_die "$path: no such file or folder"
+  quire_need_path -e "$path" "no such file or folder"
 done
 for model in "$layout_base" "$base"; do
-  [[ -z "$model" || -f "$model/model.json" ]] || quire_die "$model: not a model folder (no model.json)"
+  [[ -z "$model" ]] || quire_need_path -f "$model/model.json" "no such file (not a model folder)"
 done
 [[ $replace == 0 || -n "$base" ]] || quire_die "--replace-output-layer needs --base-model"
 common=()
@@ -90,8 +90,7 @@ fi
 
 if [[ -n "$train_data" ]]; then
   for list in train val; do
-    [[ -s "$train_data/$list.txt" ]] ||
-      quire_die "$train_data/$list.txt: missing or empty (make it with create-train-data.sh)"
+    quire_need_path -s "$train_data/$list.txt" "missing or empty (create-train-data.sh makes it)"
   done
   args=(--validation "$train_data/val.txt")
   [[ -z "$encoding" ]] || args+=(--encoding "$encoding")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from quire.cli import cli
+from quire.evaluate import page_scores
 from quire.pagexml import PageDocument
 from tests.conftest import REPO
 
@@ -94,7 +96,7 @@ def test_inference_pipeline_reads_a_generated_page(images, tmp_path, validate):
     for args, message in [
         (("--from", "nowhere"), "--from: no stage 'nowhere'"),
         (("--from", "merge-staves"), "--from merge-staves needs the work of the run"),
-        (("--staff-model", tmp_path), "not a model folder (no model.json)"),
+        (("--staff-model", tmp_path), "model.json: no such file (not a model folder)"),
     ]:
         bad = pipeline(images, out, *args)
         assert bad.returncode == 2 and message in bad.stderr
@@ -117,3 +119,63 @@ def test_a_killed_run_resumed_writes_the_same_pagexml(images, tmp_path, stage):
     again = pipeline(images, broken, "--resume", "--from", "merge-staves")
     assert again.returncode == 0, again.stderr
     assert (broken / "page" / name).read_text() == expected
+
+
+def run_script(name: str, *args: object) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(REPO / "scripts" / name), *map(str, args), "--runner", "local"]
+    run = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert run.returncode == 0, f"{name}: {run.stderr}"
+    return run
+
+
+TINY = """
+synth-music: {pages: 3, seed: 5, kind: monophonic, encoding: bekern, max_systems: 2,
+              title_chance: 0, lyrics_chance: 0}
+layout-train: {steps: 2, validate_every: 2, batch_size: 2, patch: 256}
+recognize-train: {epochs: 1, batch_size: 4, learning_rate: 0.00001, augment: false}
+"""
+
+
+def test_train_data_training_inference_and_pseudolabels(tmp_path, validate):
+    """create-train-data, train-pipeline (fine-tuning the shipped models), inference,
+    pseudolabel-pipeline: the scripts chained as a user runs them."""
+    (config := tmp_path / "tiny.yaml").write_text(TINY)
+    data, lines, models = tmp_path / "data", tmp_path / "lines", tmp_path / "models"
+    run_script("generate-synthetic-data.sh", data, "--config", config)
+    music = data / "music"
+    run_script(
+        *("create-train-data.sh", music / "images", lines, "--pages", music / "page"),
+        *("--kind", "staves", "--val-fraction", "0.3"),
+    )
+    assert (lines / "train.txt").read_text() and (lines / "val.txt").read_text()
+    shipped = REPO / "models"
+    trained = run_script(
+        *("train-pipeline.sh", models, "--config", config, "--encoding", "bekern"),
+        *("--layout-data", music, "--layout-base-model", shipped / "layout-default"),
+        *("--train-data", lines, "--base-model", shipped / "staff-default"),
+        *("--recognizer-name", "staff"),
+    )
+    assert "quire: layout-train-layout done" in trained.stderr
+    meta = json.loads((models / "staff" / "model.json").read_text())
+    assert meta["training"]["train_lines"] == len((lines / "train.txt").read_text().splitlines())
+
+    out = tmp_path / "out"
+    run_script(
+        *("inference-pipeline.sh", music / "images", out, "--text-model", "none"),
+        *("--layout-model", models / "layout", "--staff-model", models / "staff"),
+    )
+    for xml in (out / "page").glob("*.xml"):
+        assert validate(xml) == []
+        assert (out / "export" / f"{xml.stem}.krn").stat().st_size > 0
+    report = page_scores(out / "page", music / "page")
+    assert report["pages"] == 3 and report["staves"]["lines"] >= 3
+    assert report["staves"]["ser"] < 0.8  # read as music, not noise
+
+    pseudo = tmp_path / "pseudo"
+    run_script(
+        *("pseudolabel-pipeline.sh", music / "images", pseudo, "--min-confidence", "0"),
+        *("--staff-model", models / "staff", "--kind", "staves", "--val-fraction", "0.3"),
+    )
+    rows = (pseudo / "train-data" / "train.txt").read_text().splitlines()
+    assert rows and all(0 <= float(row.split("\t")[1]) <= 1 for row in rows)

@@ -49,3 +49,16 @@ quire_need_args() {
     exit 2
   fi
 }
+
+# quire_need_path TEST PATH PROBLEM: die with "PATH: PROBLEM" unless [[ TEST PATH ]] holds
+# (TEST: -e, -d, -f or -s). A dry run checks nothing: an earlier stage would make PATH.
+quire_need_path() {
+  [[ "${QUIRE_DRY_RUN:-0}" == 1 ]] && return 0
+  case "$1" in
+    -e) [[ -e "$2" ]] ;;
+    -d) [[ -d "$2" ]] ;;
+    -f) [[ -f "$2" ]] ;;
+    -s) [[ -s "$2" ]] ;;
+    *) false ;;
+  esac || quire_die "$2: $3"
+}

@@ -153,6 +153,18 @@ quire_run_stage() {
   esac
 }
 
+# quire_run_script SCRIPT ARGS…: run another script of scripts/ (it inherits the runner
+# settings); failed inputs (exit 1) set QUIRE_FAILED and this script goes on.
+quire_run_script() {
+  local rc=0
+  "$QUIRE_ROOT/scripts/$1" "${@:2}" || rc=$?
+  case "$rc" in
+    0) ;;
+    1) QUIRE_FAILED=1 ;;
+    *) exit "$rc" ;;
+  esac
+}
+
 # End a script: exit status 1 when any stage reported failed inputs, else 0.
 quire_finish() {
   if [[ "$QUIRE_FAILED" == 1 ]]; then

@@ -496,6 +496,17 @@ def evaluate_staves(predicted: Path, truth: Path, output: Path | None, iou: floa
     _report(staff_scores(predicted, truth, iou), output, "Staves found", write_report)
 
 
+@evaluate.command("pages")
+@_comparison
+@click.option("--iou", default=0.5, show_default=True, help="Overlap that pairs two lines.")
+@stage
+def evaluate_pages(predicted: Path, truth: Path, output: Path | None, iou: float) -> None:
+    """Staff SER and text CER of pipeline output PREDICTED/*.xml against TRUTH/*.xml."""
+    from quire.evaluate import page_scores, write_report
+
+    _report(page_scores(predicted, truth, iou), output, "Page transcription errors", write_report)
+
+
 @evaluate.command("text")
 @click.argument("predicted", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("truth", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -8,6 +8,11 @@ Staves (line level): a true staff is found when a predicted staff line's boundin
 box overlaps it with intersection over union ≥ 0.5; recall = found / true staves,
 precision = matched predicted / predicted staves.
 
+Pages (the whole pipeline): every true line (staff or text line) is paired with
+the unpaired predicted line of its kind that overlaps it most (IoU ≥ 0.5); a true
+line without a partner counts as read as nothing, a predicted line without one
+as read from nothing. The rates below are then taken per page and over all.
+
 Transcriptions (line lists): every rate is an edit distance (Levenshtein:
 insertions, deletions and substitutions, through rapidfuzz) summed over all
 lines and divided by the summed length of the references, so long lines weigh
@@ -87,15 +92,31 @@ def layer_scores(predicted: Path, truth: Path, layers: list[str] | None = None) 
     return {"pages": len(stems), "layers": scores}
 
 
-def _staff_boxes(path: Path) -> list[tuple[float, float, float, float]]:
+Box = tuple[float, float, float, float]
+
+
+def _lines(path: Path) -> list[tuple[Box, bool, str, str]]:
+    """Every line of a page with coordinates: box, is it a staff, text, encoding."""
     from quire.pagexml import PageDocument
 
-    boxes = []
+    lines = []
     for line in PageDocument.read(path).text_lines():
-        if line.is_staff and line.coords:
+        if line.coords:
             xs, ys = zip(*line.coords, strict=True)
-            boxes.append((min(xs), min(ys), max(xs), max(ys)))
-    return boxes
+            encoding = (line.custom_get("encoding") or {}).get("name", "kern")
+            lines.append(
+                (
+                    (min(xs), min(ys), max(xs), max(ys)),
+                    line.is_staff,
+                    line.text or "",
+                    encoding if line.is_staff else "text",
+                )
+            )
+    return lines
+
+
+def _staff_boxes(path: Path) -> list[Box]:
+    return [box for box, is_staff, _, _ in _lines(path) if is_staff]
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -180,6 +201,67 @@ def text_scores(
     missing = sorted(set(true) - set(found))
     pairs = [(found.get(key, ""), text) for key, text in true.items()]
     return {**error_rates(pairs, encoding, normalization), "missing": missing}
+
+
+def _pair_lines(
+    predicted: list[tuple[Box, str]], true: list[tuple[Box, str]], threshold: float
+) -> list[tuple[str, str]]:
+    """(predicted, true) texts of paired lines, then of the lines left on either side."""
+    free = list(range(len(predicted)))
+    pairs = []
+    for box, text in true:
+        best = max(free, key=lambda i: _iou(predicted[i][0], box), default=None)
+        if best is not None and _iou(predicted[best][0], box) >= threshold:
+            free.remove(best)
+            pairs.append((predicted[best][1], text))
+        else:
+            pairs.append(("", text))
+    return pairs + [(predicted[i][1], "") for i in free]
+
+
+def page_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[str, Any]:
+    """Staff SER and text-line CER of ``predicted/*.xml`` against ``truth/*.xml``, by page.
+
+    Staves are compared in the encoding of the true staves, which the predictions
+    must share (render the ground truth in the recognizer's encoding).
+    """
+    pred, true = _pages(predicted, "*.xml"), _pages(truth, "*.xml")
+    if not pred.keys() & true.keys():
+        raise QuireError(f"no page of {truth} has a prediction in {predicted}")
+    lines = {
+        stem: (_lines(pred[stem]) if stem in pred else [], _lines(true[stem])) for stem in true
+    }
+    encodings = {e for _, t in lines.values() for _, staff, _, e in t if staff}
+    if len(encodings) > 1:
+        raise InputError(truth, f"staves in several encodings ({', '.join(sorted(encodings))})")
+    encoding = next(iter(encodings), "kern")
+    for stem, (p, _) in lines.items():
+        other = {e for _, staff, text, e in p if staff and text and e != encoding}
+        if other:
+            raise InputError(pred[stem], f"staves in {', '.join(other)}, the truth in {encoding}")
+    pooled: dict[str, list[tuple[str, str]]] = {"staves": [], "text": []}
+    per_page: dict[str, dict[str, float | None]] = {}
+    for stem, (p, t) in lines.items():
+        per_page[stem] = {}
+        for kind, staff, symbols in (("staves", True, encoding), ("text", False, "text")):
+            pairs = _pair_lines(
+                [(box, text) for box, is_staff, text, _ in p if is_staff == staff],
+                [(box, text) for box, is_staff, text, _ in t if is_staff == staff],
+                threshold,
+            )
+            pooled[kind] += pairs
+            per_page[stem][kind] = error_rates(pairs, symbols)["ser"] if pairs else None
+    report: dict[str, Any] = {"pages": len(lines), "iou_threshold": threshold}
+    for kind, symbols in (("staves", encoding), ("text", "text")):
+        worst = max(
+            (page[kind] for page in per_page.values() if page[kind] is not None), default=None
+        )
+        report[kind] = {**error_rates(pooled[kind], symbols), "worst_page": worst}
+    report["per_page"] = {
+        stem: {"staff_ser": page["staves"], "text_cer": page["text"]}
+        for stem, page in per_page.items()
+    }
+    return report
 
 
 def write_report(report: dict[str, Any], output: Path, title: str) -> None:
