@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 
-.PHONY: help venv test lint bench models clean
+.PHONY: help venv test demo lint bench models clean
 
 help:
+	@echo "make demo   set up .venv (first run), read sample pages with the shipped models"
 	@echo "make test   set up .venv (first run) and run the test suite"
 	@echo "make lint   ruff and shellcheck"
 	@echo "make bench  run the benchmarks in bench/, figures to bench/results/*.json"
@@ -27,6 +28,9 @@ venv: $(STAMP)
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/demo.sh demo --runner local
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -39,4 +43,4 @@ models: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/make-models.sh models --runner local
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info
+	rm -rf $(VENV) demo .pytest_cache .ruff_cache src/*.egg-info

@@ -35,6 +35,7 @@ def test_examples_run(page, tmp_path):
     make_scan(tmp_path / "scans" / "page-001.png")
     make_scan(tmp_path / "scans" / "page-002.jpg", text="second page")
     (tmp_path / "scripts").symlink_to(REPO / "scripts")
+    (tmp_path / "models").symlink_to(REPO / "models")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for lang, body, name in runnable(page):
         if name:

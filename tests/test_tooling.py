@@ -497,3 +497,41 @@ def test_pseudolabel_keeps_confident_lines_with_weights(music, tmp_path):
     assert sorted((tmp_path / "pl2.txt").read_text().splitlines()) == sorted(kept)
     run("pseudolabel", work, "-o", tmp_path / "pl3.txt", "--kind", "lines")
     assert (tmp_path / "pl3.txt").read_text() == ""
+
+
+def test_evaluate_pages_pairs_lines_by_overlap(music, tmp_path):
+    """Predicted lines with other ids, one staff misread, one lost: SER by page."""
+    import json
+
+    predicted = tmp_path / "predicted"
+    predicted.mkdir()
+    pages = sorted((music / "page").glob("*.xml"))
+    expected_errors = {}
+    for index, xml in enumerate(pages):
+        doc = PageDocument.read(xml)
+        staves = [line for line in doc.text_lines() if line.is_staff]
+        for number, line in enumerate(staves):
+            line.element.set("id", f"other_{number}")
+        if index == 0:  # its first staff loses its last token, its last staff is not found
+            first, last = staves[0], staves[-1]
+            first.set_text(first.text.rsplit(" ", 1)[0])
+            last.element.getparent().remove(last.element)
+            expected_errors[xml.stem] = 1 + len(last.text.split())
+        doc.write(predicted / xml.name)
+    report = json.loads(run("-q", "evaluate", "pages", predicted, music / "page"))
+    assert report["pages"] == 2 and report["staves"]["encoding"] == "kern"
+    first, second = (report["per_page"][xml.stem]["staff_ser"] for xml in pages)
+    assert first > 0 and second == 0.0 and report["staves"]["worst_page"] == first
+    assert report["staves"]["ser_errors"] == expected_errors[pages[0].stem]
+    assert report["per_page"][pages[0].stem]["text_cer"] is None  # no text lines
+
+
+def test_synth_corpus_is_reproducible_prose_and_names_a_bad_language(tmp_path):
+    for name in ("a.txt", "b.txt"):
+        run("synth", "corpus", tmp_path / name, "--words", "300", "--languages", "fr")
+    text = (tmp_path / "a.txt").read_text()
+    assert text == (tmp_path / "b.txt").read_text() and len(text.split()) >= 300
+    assert text[0].isupper() and text.rstrip()[-1] in ".?!;:"
+    output = run("synth", "corpus", tmp_path / "c.txt", "--languages", "xx", code=2)
+    assert "c.txt: wordfreq has no word list for language 'xx'" in output
+    assert not (tmp_path / "c.txt").exists()

@@ -250,7 +250,8 @@ def page_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[st
                 threshold,
             )
             pooled[kind] += pairs
-            per_page[stem][kind] = error_rates(pairs, symbols)["ser"] if pairs else None
+            read = any(a or b for a, b in pairs)  # else no line of this kind, or none read
+            per_page[stem][kind] = error_rates(pairs, symbols)["ser"] if read else None
     report: dict[str, Any] = {"pages": len(lines), "iou_threshold": threshold}
     for kind, symbols in (("staves", encoding), ("text", "text")):
         worst = max(
@@ -273,6 +274,14 @@ def write_report(report: dict[str, Any], output: Path, title: str) -> None:
         lines += [
             f"| {name} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} |"
             for name, s in report["layers"].items()
+        ]
+    elif "per_page" in report:
+        lines += ["| page | staff SER | text CER |", "|---|---|---|"]
+        rows = [(stem, p["staff_ser"], p["text_cer"]) for stem, p in report["per_page"].items()]
+        rows.append(("all pages", report["staves"]["ser"], report["text"]["ser"]))
+        lines += [
+            f"| {stem} | " + " | ".join("-" if r is None else f"{r:.1%}" for r in rates) + " |"
+            for stem, *rates in rows
         ]
     else:
         lines += [f"- {key}: {value}" for key, value in report.items()]
