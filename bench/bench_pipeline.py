@@ -25,7 +25,7 @@ PEAK = (
 
 
 def timed_run(images: Path, out: Path) -> tuple[float, int]:
-    """Seconds and peak KiB of one pipeline run."""
+    """Seconds and peak KiB of one pipeline run (lines that failed are counted later)."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     command = [str(REPO / "scripts" / "inference-pipeline.sh"), str(images), str(out)]
     start = time.perf_counter()
@@ -36,7 +36,7 @@ def timed_run(images: Path, out: Path) -> tuple[float, int]:
         env=env,
     )
     seconds = time.perf_counter() - start
-    if run.returncode != 0:
+    if run.returncode not in (0, 1):  # 1: some lines failed, the run went on
         raise RuntimeError(f"inference pipeline failed: {run.stderr[-2000:]}")
     return seconds, int(run.stdout.split()[-1])
 
