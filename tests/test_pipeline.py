@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from quire.cli import cli
 from quire.evaluate import page_scores
 from quire.pagexml import PageDocument
-from tests.conftest import REPO
+from tests.conftest import REPO, SHARED_DATA
 
 SCRIPT = REPO / "scripts" / "inference-pipeline.sh"
 
@@ -137,7 +137,7 @@ recognize-train: {epochs: 1, batch_size: 4, learning_rate: 0.00001, augment: fal
 """
 
 
-def test_train_data_training_inference_and_pseudolabels(tmp_path, validate):
+def test_train_data_training_inference_and_pseudolabels(tmp_path, request):
     """create-train-data, train-pipeline (fine-tuning the shipped models), inference,
     pseudolabel-pipeline: the scripts chained as a user runs them."""
     (config := tmp_path / "tiny.yaml").write_text(TINY)
@@ -166,7 +166,9 @@ def test_train_data_training_inference_and_pseudolabels(tmp_path, validate):
         *("--layout-model", models / "layout", "--staff-model", models / "staff"),
     )
     for xml in (out / "page").glob("*.xml"):
-        assert validate(xml) == []
+        PageDocument.read(xml)
+        if SHARED_DATA.is_dir():  # the official schema, when the reference data is there
+            assert request.getfixturevalue("validate")(xml) == []
         assert (out / "export" / f"{xml.stem}.krn").stat().st_size > 0
     report = page_scores(out / "page", music / "page")
     assert report["pages"] == 3 and report["staves"]["lines"] >= 3
