@@ -26,7 +26,7 @@ HELP
   echo "Text pages need fonts: on Debian, apt-get install fonts-dejavu-core fonts-liberation2."
 }
 
-out="" music_pages="" text_pages="" seed="" config="" kern_dir=""
+args=() music_pages="" text_pages="" seed="" config="" kern_dir=""
 texts=()
 while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
@@ -39,16 +39,11 @@ while [[ $# -gt 0 ]]; do
     --kern-dir) kern_dir=$(quire_abspath "${2:?--kern-dir needs a folder}") && shift 2 ;;
     --texts) texts+=("$(quire_abspath "${2:?--texts needs a file}")") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
-    *)
-      [[ -z "$out" ]] || quire_die "one OUT folder only (see --help)"
-      out=$(quire_abspath "$1") && shift
-      ;;
+    *) args+=("$(quire_abspath "$1")") && shift ;;
   esac
 done
-[[ -n "$out" ]] || {
-  usage >&2
-  exit 2
-}
+quire_need_args 1 "${args[@]}"
+out=${args[0]}
 [[ -z "$text_pages" || ${#texts[@]} -gt 0 ]] || quire_die "--text-pages needs --texts FILE"
 
 common=()

@@ -57,7 +57,6 @@ for model in "${models[@]}"; do
         --recognizer-name "$model" --config "$recipe"
       ;;
     text-default)
-      [[ "${QUIRE_DRY_RUN:-0}" == 1 ]] || mkdir -p "$data"
       quire_run_stage synth-corpus "$data" synth corpus "$data/corpus.txt" --config "$recipe"
       quire_run_script generate-synthetic-data.sh "$data" --music-pages 0 \
         --texts "$data/corpus.txt" --config "$recipe"

@@ -38,7 +38,7 @@ HELP
   quire_common_help
 }
 
-out="" config="" layout_base="" base="" encoding="" epochs="" steps=""
+args=() config="" layout_base="" base="" encoding="" epochs="" steps=""
 layout_name=layout recognizer_name=recognizer train_data="" replace=0 resume=0
 layout_data=()
 while [[ $# -gt 0 ]]; do
@@ -58,16 +58,11 @@ while [[ $# -gt 0 ]]; do
     --recognizer-name) recognizer_name=${2:?--recognizer-name needs a name} && shift 2 ;;
     --config) config=$(quire_abspath "${2:?--config needs a file}") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
-    *)
-      [[ -z "$out" ]] || quire_die "one OUT folder only (see --help)"
-      out=$(quire_abspath "$1") && shift
-      ;;
+    *) args+=("$(quire_abspath "$1")") && shift ;;
   esac
 done
-[[ -n "$out" ]] || {
-  usage >&2
-  exit 2
-}
+quire_need_args 1 "${args[@]}"
+out=${args[0]}
 [[ ${#layout_data[@]} -gt 0 || -n "$train_data" ]] ||
   quire_die "nothing to train: give --layout-data and / or --train-data (see --help)"
 for path in "${layout_data[@]}"; do
