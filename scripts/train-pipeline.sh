@@ -28,8 +28,8 @@ Recognizer:
   --replace-output-layer  with --base-model: a new output layer for the
                        symbols of the training lines
   --epochs N           most epochs (default: the config's, else 50)
-  --resume             continue the recognizer training that stopped
-                       (OUT/<name>.checkpoint.pt)
+  --resume             continue the trainings that stopped from their state
+                       (OUT/<name>.checkpoint.pt); those without one start
   --recognizer-name NAME  model folder name (default recognizer)
 
 The --config file's layout-train: and recognize-train: sections set every
@@ -79,6 +79,7 @@ if [[ ${#layout_data[@]} -gt 0 ]]; then
   args=()
   [[ -z "$layout_base" ]] || args+=(--base-model "$layout_base")
   [[ -z "$steps" ]] || args+=(--steps "$steps")
+  [[ $resume == 0 || ! -f "$out/$layout_name.checkpoint.pt" ]] || args+=(--resume)
   quire_run_stage "layout-train-$layout_name" "$out" layout train "${layout_data[@]}" \
     -o "$out/$layout_name" "${args[@]}" "${common[@]}"
 fi
@@ -92,7 +93,7 @@ if [[ -n "$train_data" ]]; then
   [[ -z "$base" ]] || args+=(--base-model "$base")
   [[ $replace == 0 ]] || args+=(--replace-output-layer)
   [[ -z "$epochs" ]] || args+=(--epochs "$epochs")
-  [[ $resume == 0 ]] || args+=(--resume)
+  [[ $resume == 0 || ! -f "$out/$recognizer_name.checkpoint.pt" ]] || args+=(--resume)
   quire_run_stage "recognize-train-$recognizer_name" "$out" recognize train \
     "$train_data/train.txt" -o "$out/$recognizer_name" "${args[@]}" "${common[@]}"
 fi

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -154,6 +157,44 @@ def test_training_learns_and_prediction_writes_layers(pages, model, tmp_path):
     assert (tmp_path / "scores.md").read_text().startswith("# Layer scores")
 
 
+def test_training_resumes_from_its_checkpoint(pages, tmp_path):
+    import torch
+
+    folder = tmp_path / "m"
+    invoke("layout", "train", str(pages), "-o", str(folder), "--steps", "20", *TINY)
+    checkpoint = folder.with_name("m.checkpoint.pt")
+    assert torch.load(checkpoint, weights_only=True)["state"]["step"] == 20
+    output = invoke(
+        "layout", "train", str(pages), "-o", str(folder), "--steps", "40", *TINY, "--resume"
+    )
+    assert "resuming after step 20" in output
+    assert torch.load(checkpoint, weights_only=True)["state"]["step"] == 40
+    assert json.loads((folder / "model.json").read_text())["metrics"]["validation"]["step"] in (
+        20,
+        40,
+    )
+    missing = invoke("layout", "train", str(pages), "-o", str(tmp_path / "x"), "--resume", code=2)
+    assert "no checkpoint to resume from" in missing
+
+
+@pytest.mark.skipif(not shutil.which("torchrun"), reason="torchrun not installed")
+def test_ddp_training_with_two_gloo_processes(pages, tmp_path):
+    import torch
+
+    folder = tmp_path / "ddp"
+    command = [
+        *("torchrun", "--standalone", "--nproc_per_node=2", "--no-python", "quire"),
+        *("layout", "train", str(pages), "-o", str(folder), "--steps", "20", *TINY),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    invoke("layout", "predict", str(pages / "images"), str(tmp_path / "work"), "-m", str(folder))
+    assert (
+        torch.load(folder.with_name("ddp.checkpoint.pt"), weights_only=True)["state"]["step"] == 20
+    )
+
+
 def test_tiles_blend_to_the_whole_page_result(pages, model):
     from quire.layout.predict import load_layout_model, predict_probabilities
 
@@ -164,12 +205,17 @@ def test_tiles_blend_to_the_whole_page_result(pages, model):
     assert (whole.argmax(0) == tiled.argmax(0)).mean() > 0.995
 
 
+def extract_true_layers(data: Path, work: Path) -> None:
+    """quire extract on the true layers of a synth folder."""
+    (work / "layers").mkdir(parents=True)
+    for folder in (data / "layers").iterdir():
+        (work / "layers" / folder.name).symlink_to(folder)
+    invoke("extract", str(data / "images"), str(work))
+
+
 def test_extract_from_true_layers_finds_every_staff(pages, tmp_path, validate):
     work = tmp_path / "work"
-    (work / "layers").mkdir(parents=True)
-    for folder in (pages / "layers").iterdir():
-        (work / "layers" / folder.name).symlink_to(folder)
-    invoke("extract", str(pages / "images"), str(work))
+    extract_true_layers(pages, work)
     for path in (work / "page").glob("*.xml"):
         assert not validate(path)
         doc = PageDocument.read(path)
@@ -180,6 +226,23 @@ def test_extract_from_true_layers_finds_every_staff(pages, tmp_path, validate):
         )
     report = json.loads(invoke("-q", "evaluate", "staves", str(work / "page"), str(pages / "page")))
     assert report["recall"] == 1.0 and report["precision"] == 1.0
+
+
+@pytest.mark.parametrize("dpi", [150, 400])
+def test_extract_keeps_text_lines_whole_at_any_resolution(tmp_path, dpi):
+    texts = tmp_path / "words.txt"
+    texts.write_text("Lorem ipsum dolor sit amet, consectetur adipiscing elit; sed do eiusmod.\n")
+    out = tmp_path / "text"
+    invoke(
+        "synth", "text", str(out), "--texts", str(texts), "--pages", "2", "--dpi", str(dpi),
+        "--words-min", "4", "--lines-min", "3", "--underline-chance", "0.3", "--seed", "3",
+    )  # fmt: skip
+    work = tmp_path / "work"
+    extract_true_layers(out, work)
+    for truth in (out / "page").glob("*.xml"):
+        found = list(PageDocument.read(work / "page" / truth.name).text_lines())
+        expected = list(PageDocument.read(truth).text_lines())
+        assert len(found) == len(expected), f"{truth.name}: {len(found)} lines, not {len(expected)}"
 
 
 def test_extract_follows_skewed_and_broken_staves(tmp_path):

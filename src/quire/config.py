@@ -207,6 +207,11 @@ class ExtractConfig(StageConfig):
         0.08, gt=0, le=1, description="Shortest staff line, as a share of the page width."
     )
     min_text_height: int = Field(8, ge=1, description="Lowest text line in pixels.")
+    word_gap: float = Field(
+        2.5,
+        gt=0,
+        description="Widest gap inside a text line, in letter heights (median component height).",
+    )
 
 
 class CutConfig(StageConfig):

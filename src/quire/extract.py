@@ -11,7 +11,8 @@ below the lines, never more than half way to the neighbouring staff.
 Systems. Two staves one above the other belong to one system when the symbols
 layer bridges the gap between them (barlines, braces) in a few columns.
 
-Text. Text-layer pixels are smeared horizontally and split into connected
+Text. Text-layer pixels are smeared horizontally over gaps narrower than a few
+letter heights (word spaces, not column gutters) and split into connected
 components; each is a line whose baseline is the lowest row that still holds a
 good share of the line's ink.
 """
@@ -193,17 +194,45 @@ def staff_shapes(staves: list[Staff], step: float) -> list[tuple[list, list]]:
     return shapes
 
 
-def text_lines(text: np.ndarray, min_height: int) -> list[tuple[list, list]]:
-    """Polygon (box) and baseline of each text line in a text mask."""
+def text_lines(text: np.ndarray, min_height: int, word_gap: float) -> list[tuple[list, list]]:
+    """Polygon (box) and baseline of each text line in a text mask.
+
+    The smear bridges gaps up to ``word_gap`` times the median height of the mask's
+    connected components (about the letter height), so a line is not split at its
+    word spaces whatever the resolution, and never less than twice ``min_height``.
+    Marks under half a letter high (i dots, accents, underlines) join the nearest
+    line they overlap in x, when it is less than half a letter away.
+    """
     import cv2
 
     if not text.any():
         return []
-    smear = cv2.dilate(text.view(np.uint8), np.ones((1, max(3, min_height * 2)), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(smear, connectivity=8)
+    mask = text.view(np.uint8)
+    _, _, parts, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    letter = float(np.median(parts[1:, cv2.CC_STAT_HEIGHT]))
+    width = max(3, 2 * min_height, round(word_gap * letter))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        cv2.dilate(mask, np.ones((1, width), np.uint8)), connectivity=8
+    )
+    boxes = {i: [int(v) for v in stats[i, :4]] for i in range(1, count)}
+    marks = [i for i, (_, _, _, h) in boxes.items() if h < letter / 2]
+    for i in marks:
+        x, y, w, h = boxes[i]
+        gaps = {
+            j: max(ly - (y + h), y - (ly + lh), 0)
+            for j, (lx, ly, lw, lh) in boxes.items()
+            if lh >= letter / 2 and lx < x + w and x < lx + lw
+        }
+        near = [j for j, gap in gaps.items() if gap <= letter / 2]
+        if near:
+            line = boxes[min(near, key=lambda j: (gaps[j], abs(boxes[j][1] - y)))]
+            bottom = line[1] + line[3]
+            line[0], line[1] = min(line[0], x), min(line[1], y)
+            line[2] = max(line[0] + line[2], x + w) - line[0]
+            line[3] = bottom - line[1]
+            del boxes[i]
     lines = []
-    for i in range(1, count):
-        x, y, w, h = stats[i, :4]
+    for i, (x, y, w, h) in boxes.items():
         if h < min_height or w < 2 * min_height:
             continue
         ink = text[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == i)
@@ -267,7 +296,9 @@ def extract_page(layers_dir: Path, image: Path, pages: Path, config: ExtractConf
             order.append((y0, region.id))
     text = masks[config.text_layer]
     if text is not None:
-        for n, (polygon, baseline) in enumerate(text_lines(text, config.min_text_height), 1):
+        for n, (polygon, baseline) in enumerate(
+            text_lines(text, config.min_text_height, config.word_gap), 1
+        ):
             region = doc.page.add_region(
                 "TextRegion", f"text_{n}", polygon, custom=[("structure", {"type": "text"})]
             )

@@ -131,3 +131,31 @@ def load_model(path: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str
     except Exception as exc:  # safetensors raises several types for corrupt files
         raise InputError(path / WEIGHTS, f"unreadable weights ({exc})") from None
     return state, meta
+
+
+def checkpoint_path(model_dir: Path) -> Path:
+    """Where training keeps the state it resumes from: beside the model directory."""
+    return model_dir.with_name(f"{model_dir.name}.checkpoint.pt")
+
+
+def save_checkpoint(model_dir: Path, payload: dict[str, Any]) -> None:
+    """Write training state (tensors and plain values only) atomically."""
+    import torch
+
+    from quire.io import atomic_open
+
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(checkpoint_path(model_dir)) as handle:
+        torch.save(payload, handle)
+
+
+def load_checkpoint(model_dir: Path) -> dict[str, Any]:
+    """The training state saved for ``model_dir``; no code is run in loading it."""
+    import torch
+
+    from quire.errors import QuireError
+
+    path = checkpoint_path(model_dir)
+    if not path.is_file():
+        raise QuireError(f"{path}: no checkpoint to resume from")
+    return torch.load(path, weights_only=True)

@@ -20,6 +20,7 @@ import numpy as np
 
 from quire.batch import BatchResult, progress, run_batch
 from quire.config import LayoutTrainConfig
+from quire.distributed import Distributed
 from quire.errors import InputError, QuireError
 from quire.evaluate import precision_recall_f1
 from quire.layers import colour
@@ -185,15 +186,25 @@ def _initial_state(net: Any, base: Path | None, layers: list[str]) -> dict[str, 
 
 
 def train_layout(
-    inputs: list[Path], model_dir: Path, config: LayoutTrainConfig, base_model: Path | None = None
+    inputs: list[Path],
+    model_dir: Path,
+    config: LayoutTrainConfig,
+    base_model: Path | None = None,
+    resume: bool = False,
 ) -> BatchResult:
-    """Train a layout model on ``inputs`` (Pixel.js zips, synth folders) into ``model_dir``."""
+    """Train a layout model on ``inputs`` (Pixel.js zips, synth folders) into ``model_dir``.
+
+    The state is kept in ``<model>.checkpoint.pt`` at every validation and when
+    interrupted; ``resume`` goes on from it. Under torchrun or srun every process
+    draws its own patches and process 0 validates and writes.
+    """
     import torch
 
     from quire.layout.model import LayoutNet, to_input
     from quire.layout.predict import LayoutModel
-    from quire.models import pick_device
+    from quire.models import load_checkpoint, pick_device, save_checkpoint
 
+    saved = load_checkpoint(model_dir) if resume else None
     samples, result = load_samples(inputs, config)
     if not samples:
         raise QuireError("no usable training page")
@@ -205,61 +216,104 @@ def train_layout(
     val, train = samples[:val_count], samples[val_count:]
     classes = len(config.layers)
     torch.manual_seed(config.seed)
-    device = pick_device(config.device)
+    distributed, device = Distributed.start(pick_device(config.device))
     net = LayoutNet(classes, config.depth, config.width, config.norm, config.scale)
-    provenance = _initial_state(net, base_model, config.layers)
+    if saved is None:
+        provenance = _initial_state(net, base_model, config.layers)
+        state: dict[str, Any] = {"step": 0, "score": None, "metrics": None, "stale": 0}
+    else:
+        net.load_state_dict(saved["net"])
+        provenance, state = saved["provenance"], saved["state"]
+        log.info("resuming after step %d", state["step"])
     net.to(device).train()
     model = LayoutModel(net, {"layers": config.layers}, device)
+    wrapped = distributed.wrap(net, device)
     sampler = PatchSampler(train, classes, config.patch, config.seed)
     augment = _augmenter(config.seed)
+    if distributed.rank or state["step"]:  # patches of their own for each process and run
+        sampler.rng = np.random.default_rng([config.seed, distributed.rank, state["step"]])
+        augment.set_random_seed(config.seed + 1000 * distributed.rank + state["step"])
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+    best = None
+    if saved is not None:
+        optimiser.load_state_dict(saved["optimiser"])
+        best = saved["best"]
+    # one cycle over all steps; a resumed run may have been given more steps
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, config.learning_rate, total_steps=config.steps, pct_start=0.1
+        optimiser,
+        config.learning_rate,
+        total_steps=max(config.steps, state["step"]) + 1,
+        pct_start=0.1,
+        last_epoch=state["step"] - 1,
     )
-    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
-    best: tuple[float, dict[str, Any], dict[str, Any]] | None = None
-    stale, start = 0, time.monotonic()
-    with progress("train layout", config.steps) as advance:
-        for step in range(1, config.steps + 1):
-            advance()
-            images, labels = [], []
-            for _ in range(config.batch_size):
-                image, mask = sampler()
-                out = augment(image=image, mask=mask)
-                images.append(to_input(out["image"]))
-                labels.append(torch.from_numpy(out["mask"].astype(np.int64)))
-            x, y = torch.cat(images).to(device), torch.stack(labels).to(device)
-            loss = loss_fn(net(x), y)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            if step % config.validate_every and step != config.steps:
-                continue
-            scores = _validate(model, val or train[:1], classes)
-            score = selection_score(scores)
-            log.info(
-                "step %d: loss %.4f, F1 %s (%.0f s)",
-                step,
-                loss.item(),
-                " ".join(f"{n}={f:.4f}" for n, f in zip(config.layers, scores["f1"], strict=True)),
-                time.monotonic() - start,
+
+    def keep_state() -> None:
+        if distributed.main:
+            save_checkpoint(
+                model_dir,
+                {
+                    "net": net.state_dict(),
+                    "optimiser": optimiser.state_dict(),
+                    "state": state,
+                    "best": best,
+                    "provenance": provenance,
+                },
             )
-            if best is None or score > best[0]:
-                best = (
-                    score,
-                    {k: v.detach().clone() for k, v in net.state_dict().items()},
-                    {"step": step, **scores},
-                )
-                stale = 0
-            else:
-                stale += 1
-                if stale >= config.patience:
-                    log.info("no improvement in %d validations: stopping", stale)
+
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
+    start = time.monotonic()
+    try:
+        with progress("train layout", config.steps - state["step"]) as advance:
+            for step in range(state["step"] + 1, config.steps + 1):
+                advance()
+                images, labels = [], []
+                for _ in range(config.batch_size):
+                    image, mask = sampler()
+                    out = augment(image=image, mask=mask)
+                    images.append(to_input(out["image"]))
+                    labels.append(torch.from_numpy(out["mask"].astype(np.int64)))
+                x, y = torch.cat(images).to(device), torch.stack(labels).to(device)
+                loss = loss_fn(wrapped(x), y)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                state["step"] = step
+                if step % config.validate_every and step != config.steps:
+                    continue
+                stop = False
+                if distributed.main:
+                    scores = _validate(model, val or train[:1], classes)
+                    score = selection_score(scores)
+                    f1 = zip(config.layers, scores["f1"], strict=True)
+                    log.info(
+                        "step %d: loss %.4f, F1 %s (%.0f s)",
+                        step,
+                        loss.item(),
+                        " ".join(f"{n}={f:.4f}" for n, f in f1),
+                        time.monotonic() - start,
+                    )
+                    if state["score"] is None or score > state["score"]:
+                        best = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                        state.update(score=score, metrics={"step": step, **scores}, stale=0)
+                    else:
+                        state["stale"] += 1
+                    keep_state()
+                    stop = state["stale"] >= config.patience
+                    if stop:
+                        log.info("no improvement in %d validations: stopping", state["stale"])
+                if distributed.agree(stop, device):
                     break
-    assert best is not None
-    save_model(model_dir, best[1], _meta(config, best[2], len(train), len(val), provenance, inputs))
-    log.info("model written to %s (validation F1 %.4f)", model_dir, best[0])
+    except KeyboardInterrupt:
+        keep_state()
+        log.error("interrupted: state saved beside %s; continue with --resume", model_dir)
+        raise SystemExit(130) from None
+    finally:
+        distributed.stop()
+    if distributed.main:
+        meta = _meta(config, state["metrics"], len(train), len(val), provenance, inputs)
+        save_model(model_dir, best, meta)
+        log.info("model written to %s (validation F1 %.4f)", model_dir, state["score"])
     return result
 
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from quire.recognize.network import Recognizer
 
 log = logging.getLogger("quire")
-CHUNK = 1024  # snippets read before recognizing them
+CHUNK_BATCHES = 4  # batches of snippets read at once: memory stays flat however many
 
 
 @dataclass
@@ -134,10 +134,11 @@ def predict_lines(
     height = model.net.height
     result = BatchResult(noun="line")
     rows, token_rows = [], []
+    step = config.batch_size * CHUNK_BATCHES
     with progress("recognize", len(paths)) as advance:
-        for start in range(0, len(paths), CHUNK):
+        for start in range(0, len(paths), step):
             chunk, images = [], []
-            for path in paths[start : start + CHUNK]:
+            for path in paths[start : start + step]:
                 try:
                     images.append(_fit(load_line(path, height, config.max_width), model.net))
                     chunk.append(path)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import os
 import random
 import time
 from collections import Counter
@@ -35,16 +34,22 @@ import numpy as np
 
 from quire.batch import BatchResult, progress, run_batch
 from quire.config import RecognizeTrainConfig
+from quire.distributed import Distributed
 from quire.errors import InputError, QuireError
-from quire.io import atomic_open
 from quire.lists import Entry, read_list
-from quire.models import load_model, pick_device, save_model, training_record
+from quire.models import (
+    checkpoint_path,
+    load_checkpoint,
+    load_model,
+    pick_device,
+    save_checkpoint,
+    save_model,
+    training_record,
+)
 from quire.recognize.data import line_augmenter, load_line, to_batch, width_batches
 from quire.recognize.vocabulary import Vocabulary, unknown_report
 
 if TYPE_CHECKING:
-    import torch
-
     from quire.recognize.network import Recognizer
 
 log = logging.getLogger("quire")
@@ -62,10 +67,6 @@ class Lines:
     @property
     def widths(self) -> list[int]:
         return [image.shape[1] for image in self.images]
-
-
-def checkpoint_path(model_dir: Path) -> Path:
-    return model_dir.with_name(f"{model_dir.name}.checkpoint.pt")
 
 
 def _needed_frames(labels: list[int]) -> int:
@@ -144,57 +145,6 @@ def _seed_worker(worker: int) -> None:
     augment = info.dataset.augment
     if augment is not None:
         augment.set_random_seed(info.seed % 2**31)
-
-
-@dataclass
-class _Distributed:
-    """This process's place among the training processes."""
-
-    rank: int = 0
-    world: int = 1
-
-    @classmethod
-    def start(cls, device: torch.device) -> tuple[_Distributed, torch.device]:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world == 1:
-            return cls(), device
-        import torch
-        import torch.distributed as dist
-
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        rank = dist.get_rank()
-        if rank:
-            log.setLevel(logging.WARNING)
-        return cls(rank, world), device
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def share(self, batches: list[list[int]]) -> list[list[int]]:
-        """This process's batches: every world-th, the same count in every process."""
-        count = len(batches) // self.world
-        return batches[self.rank :: self.world][:count]
-
-    def agree(self, stop: bool, device: torch.device) -> bool:
-        """Process 0's decision, for every process."""
-        if self.world == 1:
-            return stop
-        import torch
-        import torch.distributed as dist
-
-        flag = torch.tensor([int(stop)], device=device)
-        dist.broadcast(flag, 0)
-        return bool(flag.item())
-
-    def stop(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
 
 
 @dataclass
@@ -388,10 +338,7 @@ def train_recognizer(
     train_entries, val_entries = _split(entries, val_entries, config)
     checkpoint = None
     if resume:
-        path = checkpoint_path(model_dir)
-        if not path.is_file():
-            raise QuireError(f"{path}: no checkpoint to resume from")
-        checkpoint = torch.load(path, weights_only=True)
+        checkpoint = load_checkpoint(model_dir)
         start = _Start(
             checkpoint["spec"],
             Vocabulary.from_json(checkpoint["vocabulary"]),
@@ -401,7 +348,7 @@ def train_recognizer(
         start = _plan(train_entries, config, base_model, replace_output_layer)
     spec, vocabulary, provenance = start.spec, start.vocabulary, start.provenance
     torch.manual_seed(config.seed)
-    distributed, device = _Distributed.start(pick_device(config.device))
+    distributed, device = Distributed.start(pick_device(config.device))
     net = Recognizer(spec, vocabulary.size)
     if checkpoint is not None:
         net.load_state_dict(checkpoint["net"])
@@ -421,11 +368,7 @@ def train_recognizer(
     for module in frozen:
         module.requires_grad_(False)
     net.to(device)
-    model: Any = net
-    if distributed.world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(
-            net, device_ids=[device.index] if device.type == "cuda" else None
-        )
+    model = distributed.wrap(net, device)
     per_epoch = config.epoch_size or len(train.images)
     steps = max(1, per_epoch // config.batch_size // distributed.world)
     optimiser = torch.optim.AdamW(
@@ -452,7 +395,7 @@ def train_recognizer(
         config, spec, vocabulary, net, provenance, len(train.images), len(val.images), lists
     )
 
-    def save_checkpoint() -> None:
+    def keep_state() -> None:
         if distributed.main:
             payload = {
                 "net": net.state_dict(),
@@ -462,8 +405,7 @@ def train_recognizer(
                 "vocabulary": vocabulary.to_json(),
                 "provenance": provenance,
             }
-            with atomic_open(checkpoint_path(model_dir)) as handle:
-                torch.save(payload, handle)
+            save_checkpoint(model_dir, payload)
 
     optimise = _Optimisation(model, net, optimiser, schedule, scaler, device, config.amp)
     try:
@@ -510,14 +452,14 @@ def train_recognizer(
                     100 * state["best"],
                     speed,
                 )
-                save_checkpoint()
+                keep_state()
                 stop = state["stale"] >= config.patience
                 if stop:
                     log.info("no improvement in %d epochs: stopping", state["stale"])
             if distributed.agree(stop, device):
                 break
     except KeyboardInterrupt:
-        save_checkpoint()
+        keep_state()
         log.error(
             "interrupted: state saved to %s; continue with --resume", checkpoint_path(model_dir)
         )
