@@ -34,7 +34,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/shellcheck -x $$(find scripts -name "*.sh") .ci/run
+	$(BIN)/shellcheck -x $$(find scripts -name "*.sh" -o -name "*.sbatch") .ci/run .ci/slurm
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench

@@ -88,7 +88,7 @@ if [[ "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
     SOURCE_DATE_EPOCH=$(<"$out/.done/clock")
   fi
   export SOURCE_DATE_EPOCH
-  rm -f "$out/.done/work-removed"
+  rm -f "$out/.done/work-removed" "$out/.done/finished"
 fi
 
 common=()
@@ -138,5 +138,6 @@ if [[ "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
     rm -rf "$out/layers" "$out/snippets" "$out/lists" "$out"/results-*.tsv
     touch "$out/.done/work-removed"
   fi
+  touch "$out/.done/finished" # every stage ran to its end (some inputs may have failed)
 fi
 quire_finish

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from quire.batch import BatchResult, run_batch
 from quire.config import ExportConfig
 from quire.errors import InputError
 from quire.io import atomic_save_image, atomic_write_bytes, atomic_write_text, find_image
-from quire.pagexml import PageDocument, Region, TextLine
+from quire.pagexml import PageDocument, Region, TextLine, now
 from quire.workdir import page_files
 
 log = logging.getLogger("quire")
@@ -97,8 +98,10 @@ def write_music(kern: str, out: Path, stem: str, formats: list[str]) -> dict[str
     toolkit.setOptions({"inputFrom": "humdrum"})
     if not toolkit.loadData(kern):
         raise InputError(out / f"{stem}.krn", "Verovio cannot read the page's score")
+    # MEI and MusicXML are dated like the PageXML (SOURCE_DATE_EPOCH), not by the clock
     if "mei" in formats:
-        atomic_write_text(out / f"{stem}.mei", toolkit.getMEI())
+        mei = re.sub(r'isodate="[^"]*"', f'isodate="{now()}"', toolkit.getMEI(), count=1)
+        atomic_write_text(out / f"{stem}.mei", mei)
     if "midi" in formats:
         atomic_write_bytes(out / f"{stem}.mid", base64.b64decode(toolkit.renderToMIDI()))
     if "musicxml" in formats:
@@ -106,7 +109,13 @@ def write_music(kern: str, out: Path, stem: str, formats: list[str]) -> dict[str
 
         score = music21.converter.parse(kern, format="humdrum")
         exporter = music21.musicxml.m21ToXml.GeneralObjectExporter(score)
-        atomic_write_bytes(out / f"{stem}.musicxml", exporter.parse())
+        xml = re.sub(
+            rb"<encoding-date>[^<]*</encoding-date>",
+            f"<encoding-date>{now()[:10]}</encoding-date>".encode(),
+            exporter.parse(),
+            count=1,
+        )
+        atomic_write_bytes(out / f"{stem}.musicxml", xml)
     for name in formats:
         if name in MUSIC_SUFFIXES:
             written[name] = f"{stem}{MUSIC_SUFFIXES[name]}"

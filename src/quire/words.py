@@ -122,7 +122,7 @@ def words(work: Path, tokens: Path | None = None) -> BatchResult:
                 line.add_word(f"{line.id}_w{n}", polygon, word, conf)
             changed = True
         if changed:
-            doc.add_processing_step("words", parameters={"tokens": tokens})
+            doc.add_processing_step("words", parameters={"tokens": tokens.name if tokens else None})
         return changed
 
     result = edit_pages(work, edit, "words")
