@@ -242,7 +242,7 @@ def train_layout(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser,
         config.learning_rate,
-        total_steps=max(config.steps, state["step"]) + 1,
+        total_steps=max(config.steps, state["step"]),
         pct_start=0.1,
         last_epoch=state["step"] - 1,
     )
