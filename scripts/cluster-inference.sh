@@ -82,34 +82,29 @@ if [[ -f "$out/shards/plan.tsv" && "${QUIRE_FORCE:-0}" != 1 ]]; then
     quire_die "$out was split into other shards (another --shards or other images):" \
       "--force splits it again"
 fi
-if [[ "${QUIRE_DRY_RUN:-0}" == 1 ]]; then
-  out_plan=$(mktemp -d)
-  trap 'rm -rf "$out_plan"' EXIT
-else
-  out_plan=$out
-fi
-if [[ ! -f "$out_plan/shards/plan.tsv" || "${QUIRE_FORCE:-0}" == 1 ]]; then
-  rm -rf "$out_plan/shards"
-  mkdir -p "$out_plan/shards"
-  printf '%s\n' "$new_plan" >"$out_plan/shards/plan.tsv"
-  for ((k = 0; k < $(quire_shard_count "$out_plan"); k++)); do
-    dir=$(quire_shard_dir "$out_plan" "$k")/images
-    mkdir -p "$dir"
-    # hard links where IMAGES and OUT share a file system, else copies: a container
-    # runner mounts only the shard's folder
-    while IFS= read -r image; do
-      ln "$image" "$dir/" 2>/dev/null || cp -p "$image" "$dir/"
-    done < <(quire_shard_images "$out_plan" "$k")
-  done
-fi
-
+count=$(cut -f1 <<<"$new_plan" | uniq | wc -l)
 todo=()
-for ((k = 0; k < $(quire_shard_count "$out_plan"); k++)); do
-  if [[ "${QUIRE_FORCE:-0}" == 1 ]] || ! quire_shard_done "$out_plan" "$k"; then todo+=("$k"); fi
-done
-
-# One clock for the whole batch: every shard's PageXML carries the same dates.
-if [[ "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
+if [[ "${QUIRE_DRY_RUN:-0}" == 1 ]]; then # writes nothing: every shard is shown
+  for ((k = 0; k < count; k++)); do todo+=("$k"); done
+else
+  if [[ ! -f "$out/shards/plan.tsv" || "${QUIRE_FORCE:-0}" == 1 ]]; then
+    rm -rf "$out/shards"
+    mkdir -p "$out/shards"
+    printf '%s\n' "$new_plan" >"$out/shards/plan.tsv"
+    for ((k = 0; k < count; k++)); do
+      dir=$(quire_shard_dir "$out" "$k")/images
+      mkdir -p "$dir"
+      # hard links where IMAGES and OUT share a file system, else copies: a container
+      # runner mounts only the shard's folder
+      while IFS= read -r image; do
+        ln "$image" "$dir/" 2>/dev/null || cp -p "$image" "$dir/"
+      done < <(quire_shard_images "$out" "$k")
+    done
+  fi
+  for ((k = 0; k < count; k++)); do
+    if [[ "${QUIRE_FORCE:-0}" == 1 ]] || ! quire_shard_done "$out" "$k"; then todo+=("$k"); fi
+  done
+  # One clock for the whole batch: every shard's PageXML carries the same dates.
   mkdir -p "$out/logs"
   [[ -n "${SOURCE_DATE_EPOCH:-}" || -s "$out/shards/clock" ]] || date +%s >"$out/shards/clock"
   export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(<"$out/shards/clock")}
@@ -127,7 +122,7 @@ submit() {
   fi
 }
 
-task=("$here/slurm/shard.sh" "$out" "${pipeline[@]}")
+task=("$here/slurm/shard.sh" "$out" "${QUIRE_CONFIG[@]}" "${pipeline[@]}")
 array_flags=(--cpus-per-task "$cpus")
 [[ $gpus == 0 ]] || array_flags+=(--gpus-per-task "$gpus")
 gather_flags=()
@@ -139,7 +134,7 @@ if [[ ${#todo[@]} -gt 0 ]]; then
       echo "${todo[*]}"
     )" --output "$out/logs/slurm-%A_%a.out" --wrap "$(printf '%q ' "${task[@]}")"
   array_job=$job
-  echo "quire: ${#todo[@]} of $(quire_shard_count "$out_plan") shards submitted" \
+  echo "quire: ${#todo[@]} of $count shards submitted" \
     "(array job $array_job)" >&2
   gather_flags+=(--dependency "afterany:$array_job" --kill-on-invalid-dep=no)
 else

@@ -26,7 +26,7 @@ HELP
   quire_common_help
 }
 
-args=() pages="" kind=auto fraction=0.1 seed=0 min_conf="" config=""
+args=() pages="" kind=auto fraction=0.1 seed=0 min_conf=""
 while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
   if [[ $QUIRE_SHIFT -gt 0 ]]; then shift "$QUIRE_SHIFT" && continue; fi
@@ -36,7 +36,6 @@ while [[ $# -gt 0 ]]; do
     --val-fraction) fraction=${2:?--val-fraction needs a number} && shift 2 ;;
     --seed) seed=${2:?--seed needs a number} && shift 2 ;;
     --min-confidence) min_conf=${2:?--min-confidence needs a number} && shift 2 ;;
-    --config) config=$(quire_abspath "${2:?--config needs a file}") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
     *) args+=("$(quire_abspath "$1")") && shift ;;
   esac
@@ -49,7 +48,7 @@ pages=${pages:-$in/page}
 quire_need_path -d "$pages" "no PageXML folder (give --pages DIR)"
 
 cut_args=(--pages "$pages")
-[[ -z "$config" ]] || cut_args+=(--config "$config")
+cut_args+=("${QUIRE_CONFIG[@]}")
 [[ -z "$min_conf" ]] || cut_args+=(--min-confidence "$min_conf" --weights)
 quire_run_stage cut "$out" cut "$in" "$out" "${cut_args[@]}"
 

@@ -46,7 +46,7 @@ if [[ "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
   cp "$samples"/*/images/* "$out/pages/images/"
   cp "$samples"/*/page/* "$out/pages/page/"
 fi
-quire_run_script inference-pipeline.sh "$out/pages/images" "$out/run" --force
+quire_run_script inference-pipeline.sh "$out/pages/images" "$out/run" --force "${QUIRE_CONFIG[@]}"
 QUIRE_FORCE=1 quire_run_stage evaluate "$out/run" evaluate pages "$out/run/page" \
   "$out/pages/page" -o "$out/run/scores"
 echo

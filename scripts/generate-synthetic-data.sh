@@ -26,7 +26,7 @@ HELP
   echo "Text pages need fonts: on Debian, apt-get install fonts-dejavu-core fonts-liberation2."
 }
 
-args=() music_pages="" text_pages="" seed="" config="" kern_dir=""
+args=() music_pages="" text_pages="" seed="" kern_dir=""
 texts=()
 while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
@@ -35,7 +35,6 @@ while [[ $# -gt 0 ]]; do
     --music-pages) music_pages=${2:?--music-pages needs a number} && shift 2 ;;
     --text-pages) text_pages=${2:?--text-pages needs a number} && shift 2 ;;
     --seed) seed=${2:?--seed needs a number} && shift 2 ;;
-    --config) config=$(quire_abspath "${2:?--config needs a file}") && shift 2 ;;
     --kern-dir) kern_dir=$(quire_abspath "${2:?--kern-dir needs a folder}") && shift 2 ;;
     --texts) texts+=("$(quire_abspath "${2:?--texts needs a file}")") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
@@ -46,9 +45,8 @@ quire_need_args 1 "${args[@]}"
 out=${args[0]}
 [[ -z "$text_pages" || ${#texts[@]} -gt 0 ]] || quire_die "--text-pages needs --texts FILE"
 
-common=()
+common=("${QUIRE_CONFIG[@]}")
 [[ -z "$seed" ]] || common+=(--seed "$seed")
-[[ -z "$config" ]] || common+=(--config "$config")
 
 if [[ -n "$kern_dir" ]]; then
   quire_run_stage synth-music "$out" synth music "$out/music" --kern-dir "$kern_dir" "${common[@]}"

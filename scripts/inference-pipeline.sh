@@ -35,7 +35,7 @@ HELP
   quire_common_help
 }
 
-args=() config="" from="" resume=0 keep_work=0
+args=() from="" resume=0 keep_work=0
 layout_model="$QUIRE_ROOT/models/layout-default"
 staff_model="$QUIRE_ROOT/models/staff-default"
 text_model="$QUIRE_ROOT/models/text-default"
@@ -50,7 +50,6 @@ while [[ $# -gt 0 ]]; do
     --resume) resume=1 && shift ;;
     --keep-work) keep_work=1 && shift ;;
     --from) from=${2:?--from needs a stage} && shift 2 ;;
-    --config) config=$(quire_abspath "${2:?--config needs a file}") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
     *) args+=("$(quire_abspath "$1")") && shift ;;
   esac
@@ -91,8 +90,6 @@ if [[ "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
   rm -f "$out/.done/work-removed" "$out/.done/finished"
 fi
 
-common=()
-[[ -z "$config" ]] || common+=(--config "$config")
 start=$SECONDS
 
 # count_in_pages PATTERN: how often PATTERN occurs in OUT/page/*.xml.
@@ -109,22 +106,22 @@ recognize() {
     return 0
   fi
   quire_run_stage "recognize-$kind" "$out" recognize predict "$out/lists/$kind.txt" \
-    -m "$model" -o "$out/results-$kind.tsv" --token-confidences "${common[@]}"
+    -m "$model" -o "$out/results-$kind.tsv" --token-confidences "${QUIRE_CONFIG[@]}"
   quire_run_stage "merge-$kind" "$out" merge "$out" -r "$out/results-$kind.tsv" -m "$model"
 }
 
 quire_run_stage layout-predict "$out" layout predict "$images" "$out" -m "$layout_model" \
-  "${common[@]}"
-quire_run_stage extract "$out" extract "$images" "$out" "${common[@]}"
-quire_run_stage cut "$out" cut "$images" "$out" "${common[@]}"
+  "${QUIRE_CONFIG[@]}"
+quire_run_stage extract "$out" extract "$images" "$out" "${QUIRE_CONFIG[@]}"
+quire_run_stage cut "$out" cut "$images" "$out" "${QUIRE_CONFIG[@]}"
 recognize staves "$staff_model"
 [[ -z "$text_model" ]] || recognize lines "$text_model"
-quire_run_stage order "$out" order "$out" "${common[@]}"
+quire_run_stage order "$out" order "$out" "${QUIRE_CONFIG[@]}"
 tokens=()
 [[ ! -f "$out/results-lines.tokens.tsv" ]] || tokens=(--tokens "$out/results-lines.tokens.tsv")
 quire_run_stage words "$out" words "$out" "${tokens[@]}"
-quire_run_stage language "$out" language "$out" "${common[@]}"
-quire_run_stage export "$out" export "$images" "$out" "${common[@]}"
+quire_run_stage language "$out" language "$out" "${QUIRE_CONFIG[@]}"
+quire_run_stage export "$out" export "$images" "$out" "${QUIRE_CONFIG[@]}"
 
 if [[ "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
   pages=$(find "$out/page" -name '*.xml' | wc -l)

@@ -25,7 +25,7 @@ HELP
   quire_common_help
 }
 
-args=() config="" min_conf=0.9 kind=auto fraction=0.1 seed=0
+args=() min_conf=0.9 kind=auto fraction=0.1 seed=0
 models=()
 while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
@@ -38,21 +38,18 @@ while [[ $# -gt 0 ]]; do
     --layout-model | --staff-model | --text-model)
       models+=("$1" "${2:?$1 needs a folder}") && shift 2
       ;;
-    --config) config=$(quire_abspath "${2:?--config needs a file}") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
     *) args+=("$(quire_abspath "$1")") && shift ;;
   esac
 done
 quire_need_args 2 "${args[@]}"
 images=${args[0]} out=${args[1]}
-common=()
-[[ -z "$config" ]] || common+=(--config "$config")
 
 resume=()
 [[ ! -d "$out/inference/.done" ]] || resume=(--resume)
 quire_run_script inference-pipeline.sh "$images" "$out/inference" "${models[@]}" "${resume[@]}" \
-  "${common[@]}"
+  "${QUIRE_CONFIG[@]}"
 quire_run_script create-train-data.sh "$images" "$out/train-data" --pages "$out/inference/page" \
   --min-confidence "$min_conf" --kind "$kind" --val-fraction "$fraction" --seed "$seed" \
-  "${common[@]}"
+  "${QUIRE_CONFIG[@]}"
 quire_finish

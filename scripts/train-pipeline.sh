@@ -38,7 +38,7 @@ HELP
   quire_common_help
 }
 
-args=() config="" layout_base="" base="" encoding="" epochs="" steps=""
+args=() layout_base="" base="" encoding="" epochs="" steps=""
 layout_name=layout recognizer_name=recognizer train_data="" replace=0 resume=0
 layout_data=()
 while [[ $# -gt 0 ]]; do
@@ -56,7 +56,6 @@ while [[ $# -gt 0 ]]; do
     --epochs) epochs=${2:?--epochs needs a number} && shift 2 ;;
     --resume) resume=1 && shift ;;
     --recognizer-name) recognizer_name=${2:?--recognizer-name needs a name} && shift 2 ;;
-    --config) config=$(quire_abspath "${2:?--config needs a file}") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
     *) args+=("$(quire_abspath "$1")") && shift ;;
   esac
@@ -72,8 +71,6 @@ for model in "$layout_base" "$base"; do
   [[ -z "$model" ]] || quire_need_path -f "$model/model.json" "no such file (not a model folder)"
 done
 [[ $replace == 0 || -n "$base" ]] || quire_die "--replace-output-layer needs --base-model"
-common=()
-[[ -z "$config" ]] || common+=(--config "$config")
 
 if [[ ${#layout_data[@]} -gt 0 ]]; then
   args=()
@@ -81,7 +78,7 @@ if [[ ${#layout_data[@]} -gt 0 ]]; then
   [[ -z "$steps" ]] || args+=(--steps "$steps")
   [[ $resume == 0 || ! -f "$out/$layout_name.checkpoint.pt" ]] || args+=(--resume)
   quire_run_stage "layout-train-$layout_name" "$out" layout train "${layout_data[@]}" \
-    -o "$out/$layout_name" "${args[@]}" "${common[@]}"
+    -o "$out/$layout_name" "${args[@]}" "${QUIRE_CONFIG[@]}"
 fi
 
 if [[ -n "$train_data" ]]; then
@@ -95,6 +92,6 @@ if [[ -n "$train_data" ]]; then
   [[ -z "$epochs" ]] || args+=(--epochs "$epochs")
   [[ $resume == 0 || ! -f "$out/$recognizer_name.checkpoint.pt" ]] || args+=(--resume)
   quire_run_stage "recognize-train-$recognizer_name" "$out" recognize train \
-    "$train_data/train.txt" -o "$out/$recognizer_name" "${args[@]}" "${common[@]}"
+    "$train_data/train.txt" -o "$out/$recognizer_name" "${args[@]}" "${QUIRE_CONFIG[@]}"
 fi
 quire_finish

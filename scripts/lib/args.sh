@@ -3,6 +3,9 @@
 # shellcheck source=scripts/lib/runner.sh
 source "$(dirname "${BASH_SOURCE[0]}")/runner.sh"
 
+# shellcheck disable=SC2034 # read by the scripts that source this
+QUIRE_CONFIG=() # --config FILE, to pass on to every stage and script (empty without)
+
 # quire_common_option ARGS…: if $1 is a flag every script takes, apply it and set
 # QUIRE_SHIFT to the number of words it used (else QUIRE_SHIFT=0). -h / --help calls
 # the script's own usage function and exits.
@@ -12,6 +15,12 @@ quire_common_option() {
     -h | --help)
       usage
       exit 0
+      ;;
+    --config)
+      [[ $# -ge 2 && "$2" != --* ]] || quire_die "$1 needs a file"
+      # shellcheck disable=SC2034
+      QUIRE_CONFIG=(--config "$(quire_abspath "$2")")
+      QUIRE_SHIFT=2
       ;;
     --runner | --gpu)
       [[ $# -ge 2 && "$2" != --* ]] || quire_die "$1 needs a value"

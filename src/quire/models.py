@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quire.errors import InputError
+from quire.errors import InputError, QuireError
 from quire.io import umask
 
 if TYPE_CHECKING:
@@ -152,8 +152,6 @@ def save_checkpoint(model_dir: Path, payload: dict[str, Any]) -> None:
 def load_checkpoint(model_dir: Path) -> dict[str, Any]:
     """The training state saved for ``model_dir``; no code is run in loading it."""
     import torch
-
-    from quire.errors import QuireError
 
     path = checkpoint_path(model_dir)
     if not path.is_file():
