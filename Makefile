@@ -5,14 +5,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
+# Images: the engine (docker, or podman with its global flags) and a CA bundle passed
+# to builds as a secret (for TLS-inspecting proxies; empty: none).
+export QUIRE_CONTAINER_ENGINE ?= docker
+CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+TEST_BASE := localhost/quire-testbase:bookworm
+BUILD_IMAGES := scripts/build-images.sh $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE))
 
-.PHONY: help venv test demo lint bench models clean
+.PHONY: help venv test demo lint bench models images test-images clean
 
 help:
 	@echo "make demo   set up .venv (first run), read sample pages with the shipped models"
 	@echo "make test   set up .venv (first run) and run the test suite"
 	@echo "make lint   ruff and shellcheck"
 	@echo "make bench  run the benchmarks in bench/, figures to bench/results/*.json"
+	@echo "make images build the container images quire-<family>:<version> (docker/README.md)"
+	@echo "make test-images  build them on a debootstrap base and run the scripts in them"
 	@echo "make models retrain the shipped models in models/ from scratch (see docs/layout.md)"
 	@echo "make clean  remove .venv and caches"
 
@@ -34,13 +42,26 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/shellcheck -x $$(find scripts -name "*.sh" -o -name "*.sbatch") .ci/run .ci/slurm
+	$(BIN)/shellcheck -x $$(find scripts docker -name "*.sh" -o -name "*.sbatch") .ci/run .ci/slurm .ci/images
+	$(BIN)/hadolint docker/Dockerfile
 
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
 
 models: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/make-models.sh models --runner local
+
+images:
+	$(BUILD_IMAGES) $(IMAGES_ARGS)
+
+# The images on a base made here (no registry needed), torch from the wheel pip finds
+# for this machine, then tests/test_images.py runs the scripts in them.
+test-images: $(STAMP)
+	docker/test-base.sh $(TEST_BASE)
+	$(BIN)/pip download --quiet --no-deps --dest docker/wheels $(TORCH)
+	$(BUILD_IMAGES) --tag test --gpu-base $(TEST_BASE) --cpu-base $(TEST_BASE) --torch-index-url ''
+	QUIRE_TEST_IMAGES=1 QUIRE_IMAGE_TAG=test PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(BIN)/python -m pytest -n 2 tests/test_images.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache src/*.egg-info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,38 @@ def scans(tmp_path: Path) -> Path:
     make_scan(folder / "page-001.png")
     make_scan(folder / "page-002.jpg", text="second page")
     return folder
+
+
+def transcriptions(folder: Path) -> dict[str, list[tuple[str, str | None]]]:
+    """Per page, the id and text of every line (confidences differ in the last digits
+    with how lines are batched)."""
+    from quire.pagexml import PageDocument
+
+    return {
+        path.name: [(line.id, line.text) for line in PageDocument.read(path).text_lines()]
+        for path in sorted(folder.glob("*.xml"))
+    }
+
+
+def without_ids(path: Path) -> bytes:
+    """The file, without the ids Verovio and music21 draw at random (MEI, MusicXML)."""
+    return re.sub(rb'(xml:id|id|startid|endid|part)="[^"]*"', b"", path.read_bytes())
+
+
+def assert_same_outputs(out: Path, local: Path) -> None:
+    """The pipeline output ``out`` reads the same text as ``local`` (one local run) and
+    exports the same files with the same music (index.html aside: a gathered run of
+    shards has none)."""
+    assert transcriptions(out / "page") == transcriptions(local / "page")
+    assert any(text for page in transcriptions(local / "page").values() for _, text in page)
+
+    def exported(folder: Path) -> list[str]:
+        return sorted(
+            str(p.relative_to(folder)) for p in folder.rglob("*.*") if p.name != "index.html"
+        )
+
+    exports = exported(local / "export")
+    assert exported(out / "export") == exports
+    for name in exports:
+        if name.endswith((".krn", ".mei", ".musicxml", ".mid")):
+            assert without_ids(out / "export" / name) == without_ids(local / "export" / name)

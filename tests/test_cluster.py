@@ -19,8 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from quire.cli import cli
-from quire.pagexml import PageDocument
-from tests.conftest import REPO
+from tests.conftest import REPO, assert_same_outputs
 
 SCRIPT = REPO / "scripts" / "cluster-inference.sh"
 EPOCH = "1700000000"
@@ -83,20 +82,6 @@ def test_dry_run_shows_the_array_and_the_gather_job(images, tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--shards" in bad.stderr
 
 
-def transcriptions(folder: Path) -> dict[str, list[tuple[str, str | None]]]:
-    """Per page, the id and text of every line (confidences differ in the last digits
-    with how lines are batched)."""
-    return {
-        path.name: [(line.id, line.text) for line in PageDocument.read(path).text_lines()]
-        for path in sorted(folder.glob("*.xml"))
-    }
-
-
-def without_ids(path: Path) -> bytes:
-    """The file, without the ids Verovio and music21 draw at random (MEI, MusicXML)."""
-    return re.sub(rb'(xml:id|id|startid|endid|part)="[^"]*"', b"", path.read_bytes())
-
-
 @needs_slurm
 def test_shards_on_slurm_equal_one_local_run_after_a_killed_task(images, tmp_path):
     out = tmp_path / "slurm"
@@ -133,19 +118,7 @@ def test_shards_on_slurm_equal_one_local_run_after_a_killed_task(images, tmp_pat
     command = [str(REPO / "scripts" / "inference-pipeline.sh"), str(images), str(local)]
     done = subprocess.run([*command, "--runner", "local"], capture_output=True, env=environment())
     assert done.returncode in (0, 1), done.stderr[-2000:]  # 1: a staff could not be read
-    assert transcriptions(out / "page") == transcriptions(local / "page")
-    assert any(text for page in transcriptions(local / "page").values() for _, text in page)
-    exports = sorted(
-        str(p.relative_to(local / "export"))
-        for p in (local / "export").rglob("*.*")
-        if p.name != "index.html"
-    )
-    assert sorted(str(p.relative_to(out / "export")) for p in (out / "export").rglob("*.*")) == (
-        exports
-    )
-    for name in exports:
-        if name.endswith((".krn", ".mei", ".musicxml", ".mid")):
-            assert without_ids(out / "export" / name) == without_ids(local / "export" / name)
+    assert_same_outputs(out, local)
     assert sorted(images.iterdir()) == sorted(p for p in images.iterdir())  # untouched
 
 

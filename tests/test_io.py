@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from quire.io import atomic_open, atomic_write_text
+from quire.errors import InputError
+from quire.io import atomic_open, atomic_write_text, list_images, read_image
+from tests.conftest import make_scan
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -22,3 +24,13 @@ def test_written_file_has_normal_permissions(tmp_path):
     atomic_write_text(target, "x")
     assert target.read_text() == "x"
     assert target.stat().st_mode & 0o644 == 0o644
+
+
+def test_a_broken_link_among_the_images_is_listed_and_named_when_read(tmp_path):
+    make_scan(tmp_path / "scans" / "page-001.png")
+    (tmp_path / "scans" / "page-002.png").symlink_to(tmp_path / "moved" / "page-002.png")
+    (tmp_path / "scans" / "notes.txt").write_text("not an image")
+    first, broken = list_images(tmp_path / "scans")
+    assert read_image(first).size == (320, 240)
+    with pytest.raises(InputError, match=r"page-002\.png: broken link to .*moved/page-002\.png"):
+        read_image(broken)

@@ -18,7 +18,11 @@ VERSION = subprocess.run(
 
 
 def bash(script: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``script`` after sourcing the runner, with ``env`` as the only settings that
+    containers see (SOURCE_DATE_EPOCH, OMP_NUM_THREADS)."""
     environment = {**os.environ, **env}
+    for name in {"SOURCE_DATE_EPOCH", "OMP_NUM_THREADS"} - env.keys():
+        environment.pop(name, None)
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", f"source {RUNNER}\n{script}"],
         capture_output=True,
@@ -92,11 +96,15 @@ def test_gpu_ids_reach_docker_as_one_quoted_argument(tmp_path):
 def test_engine_flags_and_bad_settings(tmp_path):
     command = dry_run(
         tmp_path,
-        QUIRE_CONTAINER_ENGINE="podman",
-        QUIRE_CONTAINER_RUN_ARGS="--runtime runc --cgroup-manager=cgroupfs",
-    )
-    assert command.startswith("podman run --rm -u ")
-    assert " --runtime runc --cgroup-manager=cgroupfs -v " in command
+        QUIRE_CONTAINER_ENGINE="/usr/bin/podman --runtime=runc --cgroup-manager=cgroupfs",
+        QUIRE_CONTAINER_RUN_ARGS="--ulimit nofile=1024:1024",
+        QUIRE_GPU="1",
+        SOURCE_DATE_EPOCH="1700000000",
+    )  # global flags go before `run`, run flags after it
+    engine = "/usr/bin/podman --runtime=runc --cgroup-manager=cgroupfs"
+    assert command.startswith(f"{engine} run --rm -u ")
+    assert " --ulimit nofile=1024:1024 -e SOURCE_DATE_EPOCH -v " in command
+    assert " --device nvidia.com/gpu=1 quire-layout:" in command
     result = bash("QUIRE_GPU=first quire_gpu_flags")
     assert result.returncode == 2 and "--gpu must be none, all or GPU ids" in result.stderr
     result = bash("QUIRE_RUNNER=cloud quire_resolve_runner binarize")
@@ -151,3 +159,15 @@ def test_scripts_are_shellcheck_clean():
         ["shellcheck", "-x", *scripts], capture_output=True, text=True, cwd=REPO
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_folders_that_linked_inputs_point_into_are_mounted_too(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "page.png").write_bytes(b"")
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "scans" / "page.png").symlink_to(elsewhere / "page.png")
+    (tmp_path / "scans" / "gone.png").symlink_to(tmp_path / "missing" / "gone.png")
+    command = dry_run(tmp_path)
+    assert f" -v {elsewhere}:{elsewhere} " in command
+    assert "missing" not in command  # a broken link mounts nothing

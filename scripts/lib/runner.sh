@@ -7,12 +7,15 @@
 #   QUIRE_GPU               none | all | ID[,ID…]            (default none)
 #   QUIRE_FORCE             1 reruns stages that are done    (default 0)
 #   QUIRE_DRY_RUN           1 prints commands, runs nothing  (default 0)
-#   QUIRE_CONTAINER_ENGINE  docker | podman                  (default docker)
-#   QUIRE_CONTAINER_RUN_ARGS extra engine flags, split on spaces
+#   QUIRE_CONTAINER_ENGINE  docker | podman, with global flags  (default docker)
+#                           (split on spaces: "podman --runtime=runc")
+#   QUIRE_CONTAINER_RUN_ARGS extra flags of `run`, split on spaces
 #   QUIRE_IMAGE_TAG         image tag                        (default: package version)
 #   QUIRE_BIN               the local quire command          (default quire)
 
 QUIRE_ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# Settings of the host that a stage in a container sees too (`-e NAME` passes the value).
+QUIRE_CONTAINER_ENV=(SOURCE_DATE_EPOCH OMP_NUM_THREADS)
 QUIRE_FAILED=0 # 1 once a stage reported failed inputs; see quire_finish
 
 quire_die() {
@@ -34,8 +37,17 @@ quire_family() {
   esac
 }
 
+# The engine command, one word per line: the program and its global flags.
 quire_engine() {
-  echo "${QUIRE_CONTAINER_ENGINE:-docker}"
+  local -a words
+  read -r -a words <<<"${QUIRE_CONTAINER_ENGINE:-docker}"
+  [[ ${#words[@]} -gt 0 ]] || words=(docker)
+  printf '%s\n' "${words[@]}"
+}
+
+# The engine program's name: docker or podman.
+quire_engine_name() {
+  basename "$(quire_engine | head -n 1)"
 }
 
 quire_image() {
@@ -45,11 +57,13 @@ quire_image() {
 # docker when an engine answers and the stage's image is there, else local.
 quire_resolve_runner() {
   local stage=$1 runner=${QUIRE_RUNNER:-auto}
+  local -a engine
+  mapfile -t engine < <(quire_engine)
   case "$runner" in
     docker | local) echo "$runner" ;;
     auto)
-      if command -v "$(quire_engine)" >/dev/null 2>&1 &&
-        "$(quire_engine)" image inspect "$(quire_image "$stage")" >/dev/null 2>&1; then
+      if command -v "${engine[0]}" >/dev/null 2>&1 &&
+        "${engine[@]}" image inspect "$(quire_image "$stage")" >/dev/null 2>&1; then
         echo docker
       else
         echo local
@@ -66,7 +80,7 @@ quire_gpu_flags() {
   [[ "$gpu" == none ]] && return 0
   [[ "$gpu" == all || "$gpu" =~ ^[0-9]+(,[0-9]+)*$ ]] ||
     quire_die "--gpu must be none, all or GPU ids such as 0,1, not '$gpu'"
-  if [[ "$(quire_engine)" == podman ]]; then
+  if [[ "$(quire_engine_name)" == podman ]]; then
     IFS=, read -r -a ids <<<"$gpu"
     for id in "${ids[@]}"; do printf '%s\n' --device "nvidia.com/gpu=$id"; done
   elif [[ "$gpu" == all ]]; then
@@ -78,29 +92,39 @@ quire_gpu_flags() {
 
 # Folders to mount: for each absolute path argument, the path itself when it is a
 # folder, else its nearest existing parent folder; mounted at the same path so that
-# paths in lists and results files mean the same inside the container.
+# paths in lists and results files mean the same inside the container. The folders
+# that symbolic links in a folder argument point into are mounted too (a batch of
+# linked images reads the same inside).
 quire_mounts() {
-  local arg dir
+  local arg dir link
   for arg in "$@"; do
     [[ "$arg" == /?* ]] || continue
     dir=$arg
     while [[ ! -d "$dir" ]]; do dir=$(dirname "$dir"); done
     [[ "$dir" != / ]] && printf '%s\n' "$dir"
+    [[ "$dir" == "$arg" ]] || continue
+    while IFS= read -r -d '' link; do
+      link=$(realpath -e -- "$link" 2>/dev/null) || continue
+      [[ -d "$link" ]] || link=$(dirname "$link")
+      [[ "$link" != / ]] && printf '%s\n' "$link"
+    done < <(find "$dir" -maxdepth 1 -type l -print0)
   done | sort -u
 }
 
 # Print, one word per line, the command that runs `quire ARGS…` for STAGE.
 quire_stage_command() {
-  local stage=$1 dir
+  local stage=$1 dir var
   shift
   if [[ "$(quire_resolve_runner "$stage")" == local ]]; then
     printf '%s\n' "${QUIRE_BIN:-quire}" "$@"
     return 0
   fi
   local -a cmd extra
-  cmd=("$(quire_engine)" run --rm -u "$(id -u):$(id -g)")
+  mapfile -t cmd < <(quire_engine)
+  cmd+=(run --rm -u "$(id -u):$(id -g)")
   read -r -a extra <<<"${QUIRE_CONTAINER_RUN_ARGS:-}"
   cmd+=("${extra[@]}")
+  for var in "${QUIRE_CONTAINER_ENV[@]}"; do [[ -z "${!var:-}" ]] || cmd+=(-e "$var"); done
   while IFS= read -r dir; do cmd+=(-v "$dir:$dir"); done < <(quire_mounts "$@")
   while IFS= read -r dir; do cmd+=("$dir"); done < <(quire_gpu_flags)
   cmd+=("$(quire_image "$stage")" quire "$@")

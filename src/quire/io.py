@@ -67,11 +67,16 @@ def atomic_save_image(path: str | Path, image: Image.Image, **options: object) -
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name."""
+    """Image files directly inside ``folder``, sorted by name; broken links are listed too,
+    so that reading them fails with a message rather than skipping them unsaid."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "not a directory")
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if (p.is_file() or p.is_symlink()) and p.suffix.lower() in IMAGE_SUFFIXES
+    )
 
 
 def read_image(path: str | Path, mode: str = "L", max_pixels: int = 200_000_000) -> Image.Image:
@@ -95,6 +100,8 @@ def read_image(path: str | Path, mode: str = "L", max_pixels: int = 200_000_000)
                 return Image.alpha_composite(paper, image.convert("RGBA")).convert(mode)
             return image.convert(mode)
     except FileNotFoundError:
+        if path.is_symlink():
+            raise InputError(path, f"broken link to {path.readlink()}") from None
         raise InputError(path, "file not found") from None
     except UnidentifiedImageError:
         raise InputError(path, "not a readable image") from None
