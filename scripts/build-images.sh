@@ -87,8 +87,7 @@ build_command() {
 for family in "${families[@]}"; do
   mapfile -t cmd < <(build_command "$family")
   if [[ "$dry_run" == 1 ]]; then
-    printf '%q ' "${cmd[@]}" | sed 's/ $//'
-    echo
+    quire_show_command "${cmd[@]}"
     continue
   fi
   echo "quire: building quire-$family:$tag …" >&2

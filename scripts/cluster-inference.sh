@@ -114,8 +114,7 @@ fi
 # sbatch command instead); returns sbatch's status (with --wait, the job's).
 submit() {
   if [[ "${QUIRE_DRY_RUN:-0}" == 1 ]]; then
-    printf '%q ' sbatch "$@" | sed 's/ $//'
-    echo
+    quire_show_command sbatch "$@"
     job="JOB"
   else
     job=$(sbatch "$@")

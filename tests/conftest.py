@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,24 @@ def validate():
         return [str(error) for error in schema.error_log]
 
     return check
+
+
+def script_environment(**settings: str) -> dict[str, str]:
+    """The environment for running the scripts: this Python's ``quire`` first on PATH,
+    plus ``settings``."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return {**os.environ, "PATH": path, **settings}
+
+
+def quire(*args: object) -> str:
+    """Run ``quire ARGS…`` in this process and return its output; it must succeed."""
+    from click.testing import CliRunner
+
+    from quire.cli import cli
+
+    result = CliRunner().invoke(cli, [str(arg) for arg in args])
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def make_scan(path: Path, size: tuple[int, int] = (320, 240), text: str = "quire") -> Path:

@@ -6,20 +6,16 @@ as root); without one they are skipped.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from quire.cli import cli
-from tests.conftest import REPO, assert_same_outputs
+from tests.conftest import REPO, assert_same_outputs, quire, script_environment
 
 SCRIPT = REPO / "scripts" / "cluster-inference.sh"
 EPOCH = "1700000000"
@@ -38,8 +34,7 @@ needs_slurm = pytest.mark.skipif(
 
 
 def environment() -> dict[str, str]:
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    return {**os.environ, "PATH": path, "SOURCE_DATE_EPOCH": EPOCH, "OMP_NUM_THREADS": "1"}
+    return script_environment(SOURCE_DATE_EPOCH=EPOCH, OMP_NUM_THREADS="1")
 
 
 def cluster(*args: object, **kwargs: object) -> subprocess.CompletedProcess:
@@ -50,14 +45,10 @@ def cluster(*args: object, **kwargs: object) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("cluster") / "data"
-    result = CliRunner().invoke(
-        cli,
-        [
-            *("synth", "music", str(data), "--pages", "12", "--kind", "monophonic"),
-            *("--max-systems", "2", "--seed", "21", "--dpi", "200"),
-        ],
+    quire(
+        *("synth", "music", data, "--pages", "12", "--kind", "monophonic"),
+        *("--max-systems", "2", "--seed", "21", "--dpi", "200"),
     )
-    assert result.exit_code == 0, result.output
     return data / "images"
 
 
@@ -127,10 +118,7 @@ def test_layout_training_with_two_srun_tasks_gives_a_loadable_model(tmp_path):
     import torch
 
     pages = tmp_path / "pages"
-    result = CliRunner().invoke(
-        cli, ["synth", "music", str(pages), "--pages", "2", "--dpi", "100", "--max-systems", "2"]
-    )
-    assert result.exit_code == 0, result.output
+    quire("synth", "music", pages, "--pages", "2", "--dpi", "100", "--max-systems", "2")
     model = tmp_path / "model"
     command = [
         *("srun", "--ntasks", "2", "--cpus-per-task", "1", "quire", "layout", "train"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, make_scan
+from tests.conftest import REPO, make_scan, script_environment
 
 BLOCK = re.compile(
     r"(?:<!-- file: (?P<file>\S+) -->\n)?```(?P<lang>\w*)\n(?P<body>.*?)```", re.DOTALL
@@ -36,7 +35,7 @@ def test_examples_run(page, tmp_path):
     make_scan(tmp_path / "scans" / "page-002.jpg", text="second page")
     (tmp_path / "scripts").symlink_to(REPO / "scripts")
     (tmp_path / "models").symlink_to(REPO / "models")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = script_environment()
     for lang, body, name in runnable(page):
         if name:
             (tmp_path / name).write_text(body)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, assert_same_outputs
+from tests.conftest import REPO, assert_same_outputs, script_environment
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("QUIRE_TEST_IMAGES") != "1",
@@ -25,12 +24,9 @@ EPOCH = "1700000000"
 
 
 def script(name: str, *args: object, runner: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "SOURCE_DATE_EPOCH": EPOCH,
-        "QUIRE_IMAGE_TAG": os.environ.get("QUIRE_IMAGE_TAG", "test"),
-    }
+    env = script_environment(
+        SOURCE_DATE_EPOCH=EPOCH, QUIRE_IMAGE_TAG=os.environ.get("QUIRE_IMAGE_TAG", "test")
+    )
     command = [str(REPO / "scripts" / name), *map(str, args), "--runner", runner]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
 

@@ -7,23 +7,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from quire.cli import cli
 from quire.evaluate import page_scores
 from quire.pagexml import PageDocument
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA, quire, script_environment
 
 SCRIPT = REPO / "scripts" / "inference-pipeline.sh"
 
 
 def pipeline_command(*args: object) -> tuple[list[str], dict[str, str]]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = script_environment()
     env.pop("SOURCE_DATE_EPOCH", None)
     return [str(SCRIPT), *map(str, args), "--runner", "local"], env
 
@@ -48,14 +45,10 @@ def killed_in(stage: str, *args: object) -> None:
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("pipeline") / "data"
-    result = CliRunner().invoke(
-        cli,
-        [
-            *("synth", "music", str(data), "--pages", "1", "--kind", "monophonic"),
-            *("--max-systems", "3", "--seed", "11", "--title-chance", "0"),
-        ],
+    quire(
+        *("synth", "music", data, "--pages", "1", "--kind", "monophonic"),
+        *("--max-systems", "3", "--seed", "11", "--title-chance", "0"),
     )
-    assert result.exit_code == 0, result.output
     return data / "images"
 
 
@@ -124,7 +117,7 @@ def test_a_killed_run_resumed_writes_the_same_pagexml(images, tmp_path, stage):
 
 
 def run_script(name: str, *args: object) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = script_environment()
     command = [str(REPO / "scripts" / name), *map(str, args), "--runner", "local"]
     run = subprocess.run(command, capture_output=True, text=True, env=env)
     assert run.returncode == 0, f"{name}: {run.stderr}"

@@ -23,6 +23,12 @@ quire_die() {
   exit 2
 }
 
+# Print a command on one line, each word quoted for the shell (dry runs).
+quire_show_command() {
+  printf '%q ' "$@" | sed 's/ $//'
+  echo
+}
+
 quire_version() {
   sed -n 's/^version = "\(.*\)"$/\1/p' "$QUIRE_ROOT/pyproject.toml" | head -n 1
 }
@@ -145,8 +151,7 @@ quire_run_stage() {
   mapfile -t cmd < <(quire_stage_command "$stage" "$@")
   [[ ${#cmd[@]} -gt 0 ]] || quire_die "stage '$stage': could not build its command"
   if [[ "${QUIRE_DRY_RUN:-0}" == 1 ]]; then
-    printf '%q ' "${cmd[@]}" | sed 's/ $//'
-    echo
+    quire_show_command "${cmd[@]}"
     return 0
   fi
   log="$work/logs/$stage.log"

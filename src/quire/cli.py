@@ -502,10 +502,10 @@ def evaluate_layers(
     predicted: Path, truth: Path, output: Path | None, layers: tuple[str, ...]
 ) -> None:
     """Pixel precision, recall and F1 per layer: PREDICTED/<stem>/ against TRUTH/<stem>/."""
-    from quire.evaluate import layer_scores, write_report
+    from quire.evaluate import layer_scores
 
     report = layer_scores(predicted, truth, list(layers) or None)
-    _report(report, output, "Layer scores", write_report)
+    _report(report, output, "Layer scores")
 
 
 @evaluate.command("staves")
@@ -514,9 +514,9 @@ def evaluate_layers(
 @stage
 def evaluate_staves(predicted: Path, truth: Path, output: Path | None, iou: float) -> None:
     """Staves found: PREDICTED/*.xml against TRUTH/*.xml by bounding-box IoU."""
-    from quire.evaluate import staff_scores, write_report
+    from quire.evaluate import staff_scores
 
-    _report(staff_scores(predicted, truth, iou), output, "Staves found", write_report)
+    _report(staff_scores(predicted, truth, iou), output, "Staves found")
 
 
 @evaluate.command("pages")
@@ -525,9 +525,9 @@ def evaluate_staves(predicted: Path, truth: Path, output: Path | None, iou: floa
 @stage
 def evaluate_pages(predicted: Path, truth: Path, output: Path | None, iou: float) -> None:
     """Staff SER and text CER of pipeline output PREDICTED/*.xml against TRUTH/*.xml."""
-    from quire.evaluate import page_scores, write_report
+    from quire.evaluate import page_scores
 
-    _report(page_scores(predicted, truth, iou), output, "Page transcription errors", write_report)
+    _report(page_scores(predicted, truth, iou), output, "Page transcription errors")
 
 
 @evaluate.command("text")
@@ -549,19 +549,20 @@ def evaluate_pages(predicted: Path, truth: Path, output: Path | None, iou: float
 @stage
 def evaluate_text(predicted: Path, truth: Path, output: Path | None, encoding: str) -> None:
     """CER, SER, WER, LER of PREDICTED (results.tsv) against TRUTH (a list), by snippet."""
-    from quire.evaluate import text_scores, write_report
+    from quire.evaluate import text_scores
 
-    _report(text_scores(predicted, truth, encoding), output, "Transcription errors", write_report)
+    _report(text_scores(predicted, truth, encoding), output, "Transcription errors")
 
 
-def _report(
-    report: dict[str, Any], output: Path | None, title: str, write: Callable[..., None]
-) -> None:
+def _report(report: dict[str, Any], output: Path | None, title: str) -> None:
+    """Print ``report`` as JSON; with ``output``, also write OUTPUT.json and OUTPUT.md."""
     import json
+
+    from quire.evaluate import write_report
 
     click.echo(json.dumps(report, indent=2))
     if output is not None:
-        write(report, output, title)
+        write_report(report, output, title)
 
 
 def main() -> None:
