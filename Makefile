@@ -3,7 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Optional parts installed with the package: EXTRAS=dev,loghi adds TensorFlow for
+# `quire recognize import-loghi` and its tests (CI does).
+EXTRAS ?= dev
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 TORCH := torch==2.13.0
 # Images: the engine (docker, or podman with its global flags) and a CA bundle passed
 # to builds as a secret (for TLS-inspecting proxies; empty: none).
@@ -17,6 +21,7 @@ BUILD_IMAGES := scripts/build-images.sh $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDL
 help:
 	@echo "make demo   set up .venv (first run), read sample pages with the shipped models"
 	@echo "make test   set up .venv (first run) and run the test suite"
+	@echo "            (EXTRAS=dev,loghi adds TensorFlow and the Loghi model tests)"
 	@echo "make lint   ruff and shellcheck"
 	@echo "make bench  run the benchmarks in bench/, figures to bench/results/*.json"
 	@echo "make images build the container images quire-<family>:<version> (docker/README.md)"
@@ -28,7 +33,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@scripts/lib/check-system.sh $(PYTHON)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[$(EXTRAS)]'
 	@touch $@
 
 venv: $(STAMP)
@@ -55,11 +60,13 @@ images:
 	$(BUILD_IMAGES) $(IMAGES_ARGS)
 
 # The images on a base made here (no registry needed), torch from the wheel pip finds
-# for this machine, then tests/test_images.py runs the scripts in them.
+# for this machine, then tests/test_images.py runs the scripts in them (the loghi
+# image is left out: it would fetch TensorFlow on every run).
 test-images: $(STAMP)
 	docker/test-base.sh $(TEST_BASE)
 	$(BIN)/pip download --quiet --no-deps --dest docker/wheels $(TORCH)
-	$(BUILD_IMAGES) --tag test --gpu-base $(TEST_BASE) --cpu-base $(TEST_BASE) --torch-index-url ''
+	$(BUILD_IMAGES) --tag test --gpu-base $(TEST_BASE) --cpu-base $(TEST_BASE) --torch-index-url '' \
+		layout recognition tooling synth
 	QUIRE_TEST_IMAGES=1 QUIRE_IMAGE_TAG=test PATH="$(CURDIR)/$(BIN):$$PATH" \
 		$(BIN)/python -m pytest -n 2 tests/test_images.py $(PYTEST_ARGS)
 

@@ -5,7 +5,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib/runner.sh
 source "$here/lib/runner.sh"
 
-FAMILIES=(layout recognition tooling synth)
+FAMILIES=(layout recognition tooling synth loghi)
 
 usage() {
   cat <<HELP
@@ -14,7 +14,8 @@ Usage: $(basename "$0") [options] [FAMILY…]
 Builds quire-FAMILY:TAG from docker/Dockerfile for each FAMILY (default: all of
 ${FAMILIES[*]}), then prints each image's size. layout and recognition
 start from the GPU base and get torch; tooling and synth start from the CPU base
-and need no torch. Wheels in docker/wheels/ are preferred to downloads.
+and need no torch; loghi (recognize import-loghi: TensorFlow) starts from the CPU
+base with torch's CPU build. Wheels in docker/wheels/ are preferred to downloads.
 
 Options:
   --tag TAG              image tag (default: the package version, $(quire_version))
@@ -23,6 +24,8 @@ Options:
   --torch SPEC           torch requirement of the GPU families (default $TORCH)
   --torch-index-url URL  extra index torch comes from (default $TORCH_INDEX_URL;
                          '' for PyPI and docker/wheels only)
+  --cpu-torch-index-url URL  the same for the loghi image (default
+                         $CPU_TORCH_INDEX_URL)
   --ca-bundle FILE       CA bundle for builds behind a TLS-inspecting proxy; passed
                          as a build secret, so no layer keeps it
   --dry-run              print the build commands, build nothing
@@ -38,6 +41,7 @@ GPU_BASE_IMAGE=${GPU_BASE_IMAGE:-nvidia/cuda:12.8.1-runtime-ubuntu24.04}
 CPU_BASE_IMAGE=${CPU_BASE_IMAGE:-python:3.11-slim-bookworm}
 TORCH=${TORCH:-torch==2.13.0}
 TORCH_INDEX_URL=${TORCH_INDEX_URL-https://download.pytorch.org/whl/cu128}
+CPU_TORCH_INDEX_URL=${CPU_TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}
 tag=$(quire_version) ca_bundle="" dry_run=0 families=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -47,6 +51,7 @@ while [[ $# -gt 0 ]]; do
     --cpu-base) CPU_BASE_IMAGE=${2:?--cpu-base needs an image} && shift 2 ;;
     --torch) TORCH=${2:?--torch needs a requirement such as torch==2.13.0} && shift 2 ;;
     --torch-index-url) TORCH_INDEX_URL=${2?--torch-index-url needs a URL or ''} && shift 2 ;;
+    --cpu-torch-index-url) CPU_TORCH_INDEX_URL=${2?--cpu-torch-index-url needs a URL or ''} && shift 2 ;;
     --ca-bundle) ca_bundle=${2:?--ca-bundle needs a file} && shift 2 ;;
     --dry-run) dry_run=1 && shift ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
@@ -77,6 +82,9 @@ build_command() {
   if [[ "$family" == layout || "$family" == recognition ]]; then
     cmd+=(--build-arg "BASE_IMAGE=$GPU_BASE_IMAGE" --build-arg "TORCH=$TORCH")
     cmd+=(--build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL")
+  elif [[ "$family" == loghi ]]; then
+    cmd+=(--build-arg "BASE_IMAGE=$CPU_BASE_IMAGE" --build-arg "TORCH=$TORCH")
+    cmd+=(--build-arg "TORCH_INDEX_URL=$CPU_TORCH_INDEX_URL")
   else
     cmd+=(--build-arg "BASE_IMAGE=$CPU_BASE_IMAGE")
   fi

@@ -14,7 +14,7 @@ Usage: $(basename "$0") IMAGES OUT [options]
 
 Runs layout predict, extract, cut, recognize (staves and text lines, each with
 its own model), merge, order, words, language and export on the page images of
-IMAGES (never written to). Writes OUT/page/<stem>.xml and OUT/export/ (kern,
+IMAGES (never written to, but see --loghi-layout). Writes OUT/page/<stem>.xml and OUT/export/ (kern,
 MusicXML, MIDI, MEI, text, overlays, index.html); logs in OUT/logs. The work
 in between (layers, snippets, lists, results) is removed at the end unless
 --keep-work is given or some input failed.
@@ -28,6 +28,9 @@ Options:
                        finished are skipped, the rest run with the run's clock
   --from STAGE         rerun from STAGE on (one of: ${STAGES[*]})
   --keep-work          keep OUT/layers, OUT/snippets, OUT/lists and the results
+  --loghi-layout       also put the PageXML next to the images, in IMAGES/page/
+                       (where Loghi's tools look); a file there that quire did not
+                       write is first kept as <name>.xml.orig
 
 PageXML dates are the run's start time (or SOURCE_DATE_EPOCH when set), so a
 resumed run writes the same PageXML as one that was never stopped.
@@ -35,7 +38,7 @@ HELP
   quire_common_help
 }
 
-args=() from="" resume=0 keep_work=0
+args=() from="" resume=0 keep_work=0 loghi_layout=0
 layout_model="$QUIRE_ROOT/models/layout-default"
 staff_model="$QUIRE_ROOT/models/staff-default"
 text_model="$QUIRE_ROOT/models/text-default"
@@ -49,6 +52,7 @@ while [[ $# -gt 0 ]]; do
     --text-model) text_model=${2:?--text-model needs a folder or none} && shift 2 ;;
     --resume) resume=1 && shift ;;
     --keep-work) keep_work=1 && shift ;;
+    --loghi-layout) loghi_layout=1 && shift ;;
     --from) from=${2:?--from needs a stage} && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
     *) args+=("$(quire_abspath "$1")") && shift ;;
@@ -57,6 +61,7 @@ done
 quire_need_args 2 "${args[@]}"
 images=${args[0]} out=${args[1]}
 quire_need_path -e "$images" "no such folder or image"
+[[ $loghi_layout == 0 || -d "$images" ]] || quire_die "$images: --loghi-layout needs a folder of images"
 [[ "$text_model" == none ]] && text_model="" || text_model=$(quire_abspath "$text_model")
 for model in "$layout_model" "$staff_model" ${text_model:+"$text_model"}; do
   quire_need_path -f "$model/model.json" "no such file (not a model folder)"
@@ -91,6 +96,22 @@ if [[ "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
 fi
 
 start=$SECONDS
+
+# loghi_layout_pages: OUT/page/*.xml into IMAGES/page/, each file replaced atomically;
+# a file there that an earlier --loghi-layout run did not write is kept as .orig.
+loghi_layout_pages() {
+  local target="$images/page" page name
+  mkdir -p "$target"
+  for page in "$out"/page/*.xml; do
+    [[ -e "$page" ]] || continue
+    name=$(basename "$page")
+    if [[ -e "$target/$name" && ! -e "$target/$name.orig" ]]; then
+      mv "$target/$name" "$target/$name.orig"
+      echo "quire: $target/$name kept as $name.orig" >&2
+    fi
+    cp "$page" "$target/.$name.tmp" && mv -f "$target/.$name.tmp" "$target/$name"
+  done
+}
 
 # count_in_pages PATTERN: how often PATTERN occurs in OUT/page/*.xml.
 count_in_pages() {
@@ -136,5 +157,6 @@ if [[ "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
     touch "$out/.done/work-removed"
   fi
   touch "$out/.done/finished" # every stage ran to its end (some inputs may have failed)
+  [[ $loghi_layout == 0 ]] || loghi_layout_pages
 fi
 quire_finish

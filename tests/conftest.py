@@ -51,14 +51,15 @@ def script_environment(**settings: str) -> dict[str, str]:
     return {**os.environ, "PATH": path, **settings}
 
 
-def quire(*args: object) -> str:
-    """Run ``quire ARGS…`` in this process and return its output; it must succeed."""
+def quire(*args: object, code: int = 0) -> str:
+    """Run ``quire ARGS…`` in this process and return its output; it must end with
+    exit status ``code``."""
     from click.testing import CliRunner
 
     from quire.cli import cli
 
     result = CliRunner().invoke(cli, [str(arg) for arg in args])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == code, result.output
     return result.output
 
 

@@ -156,10 +156,19 @@ def test_train_data_training_inference_and_pseudolabels(tmp_path, request):
     assert meta["training"]["train_lines"] == len((lines / "train.txt").read_text().splitlines())
 
     out = tmp_path / "out"
+    first = sorted((music / "images").iterdir())[0].stem
+    (music / "images" / "page").mkdir()
+    (music / "images" / "page" / f"{first}.xml").write_text("Loghi's own page")
     run_script(
         *("inference-pipeline.sh", music / "images", out, "--text-model", "none"),
         *("--layout-model", models / "layout", "--staff-model", models / "staff"),
+        "--loghi-layout",
     )
+    beside = music / "images" / "page"  # --loghi-layout: PageXML next to the images too
+    assert (beside / f"{first}.xml.orig").read_text() == "Loghi's own page"
+    written = sorted(p.name for p in beside.glob("*.xml"))
+    assert written == sorted(p.name for p in (out / "page").glob("*.xml")) and len(written) == 3
+    assert all((beside / n).read_bytes() == (out / "page" / n).read_bytes() for n in written)
     for xml in (out / "page").glob("*.xml"):
         PageDocument.read(xml)
         if SHARED_DATA.is_dir():  # the official schema, when the reference data is there

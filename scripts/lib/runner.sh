@@ -37,6 +37,7 @@ quire_version() {
 quire_family() {
   case "$1" in
     binarize | layout-* | extract) echo layout ;;
+    recognize-import-loghi) echo loghi ;;
     recognize-*) echo recognition ;;
     synth-*) echo synth ;;
     *) echo tooling ;;

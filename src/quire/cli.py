@@ -474,6 +474,20 @@ def recognize_predict(
     return predict_lines(source, output, model_dir, config)
 
 
+@recognize.command("import-loghi")
+@click.argument(
+    "source", metavar="MODEL_DIR", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.argument("output", metavar="OUT_DIR", type=click.Path(file_okay=False, path_type=Path))
+@stage
+def recognize_import_loghi(source: Path, output: Path) -> None:
+    """Convert the Loghi-HTR model in MODEL_DIR (model.keras, tokenizer.json or charlist.txt,
+    config.json) into the quire recognizer OUT_DIR; needs the loghi extra (TensorFlow)."""
+    from quire.recognize.loghi import import_loghi
+
+    import_loghi(source, output)
+
+
 def _comparison(func: Callable[..., Any]) -> Callable[..., Any]:
     """PREDICTED and TRUTH folders, and -o for the report files."""
     func = click.option(

@@ -244,6 +244,11 @@ class CutConfig(StageConfig):
         False,
         description="Ground truth lists as path<TAB>weight<TAB>text, weight = TextEquiv@conf.",
     )
+    style_markers: bool = Field(
+        False,
+        description="Ground truth lists: Loghi's style markers before styled characters "
+        "(␃ strikethrough, ␄ subscript, ␅ underlined, ␆ superscript).",
+    )
     workers: int = Field(0, ge=0, description="Processes cutting pages in parallel (0: this one).")
 
 

@@ -106,7 +106,7 @@ class Snippet:
 
 def _ground_truth(line: TextLine, config: CutConfig) -> tuple[str | None, str | None]:
     """A line's one-line transcription, or why it is no ground truth."""
-    text = " ".join((line.text or "").split())
+    text = " ".join(((line.styled_text if config.style_markers else line.text) or "").split())
     if not text:
         return None, "empty"
     if any(key == "unclear" for key, _ in line.custom):

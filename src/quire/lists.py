@@ -7,10 +7,11 @@ Results (``results.tsv``) have ``path<TAB>confidence<TAB>text``.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from quire.errors import InputError
@@ -121,6 +122,7 @@ class Result:
     confidence: float
     text: str
     source: str = ""  # results:line, for messages
+    metadata: dict = field(default_factory=dict)  # Loghi's 4-field form: model metadata
 
 
 def read_results(path: Path) -> tuple[dict[str, Result], list[str]]:
@@ -135,6 +137,9 @@ def read_results(path: Path) -> tuple[dict[str, Result], list[str]]:
         if len(fields) < 3:
             problems.append(f"{source}: expected path<TAB>confidence<TAB>text")
             continue
+        metadata = _metadata(fields)
+        if metadata is not None:  # Loghi's 4 fields: path, metadata (JSON), confidence, text
+            del fields[1]
         try:
             confidence = float(fields[1])
         except ValueError:
@@ -146,5 +151,18 @@ def read_results(path: Path) -> tuple[dict[str, Result], list[str]]:
         if key in rows:
             problems.append(f"{source}: {key} is listed already at {rows[key].source}")
             continue
-        rows[key] = Result(Path(fields[0]), confidence, "\t".join(fields[2:]), source)
+        text = "\t".join(fields[2:])
+        rows[key] = Result(Path(fields[0]), confidence, text, source, metadata or {})
     return rows, problems
+
+
+def _metadata(fields: list[str]) -> dict | None:
+    """The metadata column of a 4-field results row (a JSON object before the
+    confidence), or ``None`` for the 3-field form."""
+    if len(fields) < 4 or not fields[1].startswith("{") or _weight(fields[2]) is None:
+        return None
+    try:
+        metadata = json.loads(fields[1])
+    except json.JSONDecodeError:
+        return None
+    return metadata if isinstance(metadata, dict) else None

@@ -58,7 +58,7 @@ def merge(work: Path, results_path: Path, model_dir: Path | None = None) -> Batc
                     continue
                 if staff_encoding != named:
                     line.custom_set("encoding", {"name": staff_encoding})
-            line.set_text(result.text, result.confidence)
+            line.set_styled_text(result.text, result.confidence)
             merged += 1
         if missing:
             shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")

@@ -20,6 +20,7 @@ from lxml import etree
 
 from quire.errors import InputError
 from quire.io import atomic_write_bytes
+from quire.pagexml import styles
 from quire.pagexml import versions as v
 from quire.pagexml.custom import Custom, custom_get, custom_set, format_custom, parse_custom
 
@@ -255,6 +256,36 @@ class TextNode(Node):
     @text_style.setter
     def text_style(self, attributes: dict[str, str]) -> None:
         self._replace_child("TextStyle", attributes)
+
+    @property
+    def styled_text(self) -> str | None:
+        """The text with Loghi's style markers before its styled characters: the
+        ``textStyle`` ranges of ``custom`` and the styles of ``TextStyle``."""
+        text = self.text
+        if text is None:
+            return None
+        spans = styles.spans_of_custom(self.custom)
+        whole = self.text_style
+        spans += [(0, len(text), style) for style in styles.STYLES if whole.get(style) == "true"]
+        return styles.to_markers(text, spans)
+
+    def set_styled_text(self, text: str, conf: float | None = None) -> None:
+        """Set text that may hold style markers: the clean text goes to ``TextEquiv``,
+        the styles to ``textStyle`` ranges, and a style of every character to
+        ``TextStyle``. Ranges of the old text go; without markers ``TextStyle`` stays."""
+        clean, spans = styles.from_markers(text)
+        if clean != self.text or spans:
+            self.custom = [e for e in self.custom if e[0] != "textStyle"]
+        self.set_text(clean, conf)
+        if not spans:
+            return
+        whole = {style for offset, length, style in spans if (offset, length) == (0, len(clean))}
+        self.custom = self.custom + styles.custom_of_spans(
+            [span for span in spans if span[2] not in whole]
+        )
+        attributes = {k: v for k, v in self.text_style.items() if k not in styles.STYLES}
+        if whole or self._child("TextStyle") is not None:
+            self.text_style = attributes | {style: "true" for style in sorted(whole)}
 
 
 class Glyph(TextNode):

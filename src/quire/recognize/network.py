@@ -3,14 +3,25 @@
 ``[1,H,0,1 LAYER LAYER …]`` reads lines of height ``H`` (any width, one channel);
 the layers run in order:
 
+- ``Io<offset>,<margin>`` (first, optional): adds ``<offset>`` to the input and
+  pads ``<margin>`` columns of zeros on either side (Loghi-HTR's models read
+  ``0.5 - gray / 255`` with 25 such columns: ``Io-0.5,25``).
+
 - ``C[b]A<kh>,<kw>,<out>[,<sh>,<sw>]``: convolution, padded to keep the size at
   stride 1; ``b`` adds batch normalisation before the activation ``A``: ``r`` ReLU,
   ``k`` leaky ReLU (slope 0.2), ``t`` tanh, ``s`` sigmoid, ``l`` linear.
-- ``Mp<kh>,<kw>[,<sh>,<sw>]``: max pooling (stride defaults to the window).
+- ``Mp<kh>,<kw>[,<sh>,<sw>]``: max pooling (stride defaults to the window);
+  ``Mps…`` pads as TensorFlow's ``same`` does (a partial window at the edge
+  still gives an output).
+- ``Bn``: batch normalisation of the convolution maps.
 - ``Do[<p>]``: dropout (p defaults to 0.5).
 - ``L<d>x<n>`` / ``G<d>x<n>``: LSTM / GRU along the width, ``<d>`` ``b``
-  (bidirectional) or ``f`` (forward), ``<n>`` units per direction. The first
-  one flattens channels × remaining height into features.
+  (bidirectional) or ``f`` (forward), ``<n>`` units per direction.
+- ``F<a><n>``: a dense layer of ``<n>`` units applied to every frame, activation
+  ``<a>`` as for convolutions.
+
+The first recurrent or dense layer flattens channels × remaining height into
+features.
 
 The linear output layer (one unit per symbol and the CTC blank) is added from the
 vocabulary, so the same spec serves every vocabulary.
@@ -37,9 +48,11 @@ PRESETS = {
 
 _HEADER = re.compile(r"^\[\s*(\d+),(\d+),(\d+),(\d+)\s+(.*)\]$")
 _CONV = re.compile(r"^C(b?)([rktsl])(\d+),(\d+),(\d+)(?:,(\d+),(\d+))?$")
-_POOL = re.compile(r"^Mp(\d+),(\d+)(?:,(\d+),(\d+))?$")
+_POOL = re.compile(r"^Mp(s?)(\d+),(\d+)(?:,(\d+),(\d+))?$")
 _DROP = re.compile(r"^Do([\d.]+)?$")
 _RNN = re.compile(r"^([LG])([bf])x(\d+)$")
+_INPUT = re.compile(r"^Io(-?[\d.]+),(\d+)$")
+_DENSE = re.compile(r"^F([rktsl])(\d+)$")
 _ACTIVATIONS = {
     "r": lambda: nn.ReLU(inplace=True),
     "k": lambda: nn.LeakyReLU(0.2, inplace=True),
@@ -60,14 +73,59 @@ def resolve(architecture: str) -> str:
 
 @dataclass(frozen=True)
 class _Reduction:
-    """How one layer shortens the width: out = (w + 2·pad − kernel) // stride + 1."""
+    """How one layer shortens the width: out = (w + 2·pad − kernel) // stride + 1, or
+    ⌈w / stride⌉ when padded the ``same`` way."""
 
     kernel: int
     stride: int
     pad: int
+    same: bool = False
 
     def __call__(self, width: torch.Tensor) -> torch.Tensor:
+        if self.same:
+            return torch.div(width + self.stride - 1, self.stride, rounding_mode="floor")
         return torch.div(width + 2 * self.pad - self.kernel, self.stride, rounding_mode="floor") + 1
+
+
+class _Margin:
+    """How an input margin widens the line."""
+
+    def __init__(self, margin: int) -> None:
+        self.margin = margin
+
+    def __call__(self, width: torch.Tensor) -> torch.Tensor:
+        return width + 2 * self.margin
+
+
+class _InputShift(nn.Module):
+    """``Io``: an offset added to the input, then zero columns on either side."""
+
+    def __init__(self, offset: float, margin: int) -> None:
+        super().__init__()
+        self.offset, self.margin = offset, margin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.pad(x + self.offset, (self.margin, self.margin))
+
+
+def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow's ``same`` padding of one axis: (before, after)."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class _SameMaxPool(nn.Module):
+    """Max pooling padded as TensorFlow's ``same`` (padding never wins the maximum)."""
+
+    def __init__(self, kernel: tuple[int, int], stride: tuple[int, int]) -> None:
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+        self.pool = nn.MaxPool2d(kernel, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, bottom = _same_padding(x.shape[2], self.kernel[0], self.stride[0])
+        left, right = _same_padding(x.shape[3], self.kernel[1], self.stride[1])
+        return self.pool(nn.functional.pad(x, (left, right, top, bottom), value=-torch.inf))
 
 
 class _Recurrent(nn.Module):
@@ -93,7 +151,8 @@ class _Recurrent(nn.Module):
 
 
 class Recognizer(nn.Module):
-    """Convolutions → recurrent layers along the width → linear CTC output (T×N×classes)."""
+    """Convolutions → recurrent (and dense) layers along the width → linear CTC output
+    (T×N×classes)."""
 
     def __init__(self, spec: str, classes: int) -> None:
         super().__init__()
@@ -108,9 +167,12 @@ class Recognizer(nn.Module):
         height, features = self.height, None
         conv: list[nn.Module] = []
         sequence: list[nn.Module] = []
-        self.reductions: list[_Reduction] = []
-        for layer in match[5].split():
-            if m := _CONV.match(layer):
+        self.reductions: list[_Reduction | _Margin] = []
+        for number, layer in enumerate(match[5].split()):
+            if (m := _INPUT.match(layer)) and number == 0:
+                conv.append(_InputShift(float(m[1]), int(m[2])))
+                self.reductions.append(_Margin(int(m[2])))
+            elif m := _CONV.match(layer):
                 if features is not None:
                     raise SpecError(f"spec: convolution {layer} after a recurrent layer")
                 norm, act, kh, kw, out = m[1], m[2], int(m[3]), int(m[4]), int(m[5])
@@ -127,11 +189,19 @@ class Recognizer(nn.Module):
             elif m := _POOL.match(layer):
                 if features is not None:
                     raise SpecError(f"spec: pooling {layer} after a recurrent layer")
-                kh, kw = int(m[1]), int(m[2])
-                sh, sw = int(m[3] or kh), int(m[4] or kw)
-                conv.append(nn.MaxPool2d((kh, kw), (sh, sw)))
-                height = (height - kh) // sh + 1
-                self.reductions.append(_Reduction(kw, sw, 0))
+                same, kh, kw = bool(m[1]), int(m[2]), int(m[3])
+                sh, sw = int(m[4] or kh), int(m[5] or kw)
+                if same:
+                    conv.append(_SameMaxPool((kh, kw), (sh, sw)))
+                    height = -(-height // sh)
+                else:
+                    conv.append(nn.MaxPool2d((kh, kw), (sh, sw)))
+                    height = (height - kh) // sh + 1
+                self.reductions.append(_Reduction(kw, sw, 0, same))
+            elif layer == "Bn":
+                if features is not None:
+                    raise SpecError("spec: Bn after a recurrent or dense layer")
+                conv.append(nn.BatchNorm2d(channels))
             elif m := _DROP.match(layer):
                 (sequence if features is not None else conv).append(nn.Dropout(float(m[1] or 0.5)))
             elif m := _RNN.match(layer):
@@ -140,6 +210,11 @@ class Recognizer(nn.Module):
                 bidirectional = m[2] == "b"
                 sequence.append(_Recurrent(m[1], features, int(m[3]), bidirectional))
                 features = int(m[3]) * (2 if bidirectional else 1)
+            elif m := _DENSE.match(layer):
+                if features is None:
+                    features = channels * height
+                sequence.extend([nn.Linear(features, int(m[2])), _ACTIVATIONS[m[1]]()])
+                features = int(m[2])
             else:
                 raise SpecError(f"spec: unknown layer {layer!r}")
             if height < 1:
