@@ -40,7 +40,7 @@ def run() -> dict:
     from bench.timing import median_seconds
     from quire.config import RecognizePredictConfig
     from quire.recognize.data import width_batches
-    from quire.recognize.loghi import LOGHI_MARGIN, LOGHI_OFFSET, keras_model, write_loghi_model
+    from quire.recognize.loghi import keras_line, keras_model, write_loghi_model
     from quire.recognize.predict import RecognizerModel, recognize
 
     lines = _lines()
@@ -55,11 +55,11 @@ def run() -> dict:
 
     def tensorflow() -> None:
         for batch in batches:
-            widest = max(lines[i].shape[1] for i in batch) + 2 * LOGHI_MARGIN
+            inputs = [keras_line(1 - lines[i] / 255.0) for i in batch]
+            widest = max(line.shape[0] for line in inputs)
             x = np.full((len(batch), widest, 64, 1), -10.0, np.float32)  # Loghi pads with -10
-            for row, i in enumerate(batch):
-                ink = np.pad(LOGHI_OFFSET + 1 - lines[i] / 255.0, ((0, 0), (LOGHI_MARGIN,) * 2))
-                x[row, : ink.shape[1], :, 0] = ink.T
+            for row, line in enumerate(inputs):
+                x[row, : line.shape[0]] = line
             keras.predict_on_batch(x)
 
     config = RecognizePredictConfig(batch_size=BATCH)

@@ -13,8 +13,7 @@ pytest.importorskip("keras", reason="the loghi extra (TensorFlow) is not install
 pytest.importorskip("vgslify", reason="the loghi extra (vgslify) is not installed")
 
 from quire.recognize.loghi import (
-    LOGHI_MARGIN,
-    LOGHI_OFFSET,
+    keras_line,
     keras_model,
     write_loghi_model,
 )
@@ -33,8 +32,7 @@ def keras_reading(model_dir: Path, gray: np.ndarray) -> tuple[np.ndarray, str]:
     """The Keras model's probabilities and its greedy reading as Loghi decodes it
     (the last unit is the blank, unit u stands for token u + 1)."""
     tokens = json.loads((model_dir / "tokenizer.json").read_text())
-    ink = LOGHI_OFFSET + 1 - gray.astype(np.float32) / 255
-    line = np.pad(ink, ((0, 0), (LOGHI_MARGIN, LOGHI_MARGIN))).T[None, :, :, None]
+    line = keras_line(1 - gray.astype(np.float32) / 255)[None]
     probabilities = np.asarray(keras_model(model_dir)(line, training=False))[0]
     best = probabilities.argmax(-1)
     blank = probabilities.shape[-1] - 1

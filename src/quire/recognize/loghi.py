@@ -46,12 +46,15 @@ class Conversion:
     channels: int
     tokens: list[str] = field(default_factory=list)
     fillers: list[Callable[[Any], None]] = field(default_factory=list)
-    maps: tuple[int, int] = (0, 0)  # (height, channels) of the convolution maps
+    maps: tuple[int, int] = field(init=False)  # (height, channels) of the convolution maps
     flatten: tuple[int, int] | None = None  # the same, from a Reshape to the layer after it
     frames: bool = False  # past the maps: a sequence of frames
     output: Callable[[Any, list[int]], None] | None = None
     units: int = 0  # of the output layer
     last: Any = None  # the output layer
+
+    def __post_init__(self) -> None:
+        self.maps = (self.height, self.channels)
 
     @property
     def spec(self) -> str:
@@ -90,7 +93,6 @@ def convert(model: Any) -> Conversion:
             "height and channel count"
         )
     state = Conversion(int(shape[2]), int(shape[3]), [f"Io{LOGHI_OFFSET:g},{LOGHI_MARGIN}"])
-    state.maps = (state.height, state.channels)
     while layers and type(layers[-1]).__name__ in ("Activation", "Softmax"):
         _need(
             layers[-1],
@@ -365,17 +367,20 @@ def quire_vocabulary(tokens: list[str], units: int) -> tuple[Vocabulary, list[in
 
 def torch_network(conversion: Conversion, order: list[int]) -> Recognizer:
     """The quire network of a conversion, with the Keras weights."""
-    from torch import nn
-
-    from quire.recognize.network import Recognizer, _Recurrent
+    from quire.recognize.network import Recognizer
 
     net = Recognizer(conversion.spec, len(order))
-    parametric = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, _Recurrent)
-    modules = [m for m in [*net.conv, *net.sequence] if isinstance(m, parametric)]
-    for module, fill in zip(modules, conversion.fillers, strict=True):
+    for module, fill in zip(net.weighted_layers(), conversion.fillers, strict=True):
         fill(module)
     conversion.output(net.output, order)
     return net.eval()
+
+
+def keras_line(ink: np.ndarray) -> np.ndarray:
+    """A line as Loghi-HTR's models read it: ``ink`` (H×W, 1 = black) shifted to
+    ``0.5 - gray / 255``, with the zero margins, width first (W×H×1)."""
+    margins = ((0, 0), (LOGHI_MARGIN, LOGHI_MARGIN))
+    return np.pad(ink.astype(np.float32) + LOGHI_OFFSET, margins).T[:, :, None]
 
 
 def largest_difference(
@@ -385,12 +390,10 @@ def largest_difference(
     network (whose output ``i`` is Keras unit ``order[i]``) on one random line."""
     import torch
 
-    ink = np.random.default_rng(seed).random((1, net.channels, net.height, width), np.float32)
-    margin = ((0, 0), (0, 0), (0, 0), (LOGHI_MARGIN, LOGHI_MARGIN))
-    keras_input = np.pad(ink + LOGHI_OFFSET, margin).transpose(0, 3, 2, 1)  # N C H W → N W H C
-    expected = np.asarray(model(keras_input, training=False))[0][:, order]
+    ink = np.random.default_rng(seed).random((net.height, width), np.float32)
+    expected = np.asarray(model(keras_line(ink)[None], training=False))[0][:, order]
     with torch.inference_mode():
-        logits, _ = net(torch.from_numpy(ink), torch.tensor([width]))
+        logits, _ = net(torch.from_numpy(ink)[None, None], torch.tensor([width]))
     got = logits[:, 0].softmax(-1).numpy()
     if got.shape != expected.shape:
         raise UnconvertibleLayer(f"outputs differ in shape: {got.shape} against {expected.shape}")

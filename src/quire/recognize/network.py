@@ -250,6 +250,11 @@ class Recognizer(nn.Module):
             )
         return self.output(sequence), lengths
 
+    def weighted_layers(self) -> list[nn.Module]:
+        """The layers with weights, in spec order (the output layer not among them)."""
+        kinds = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, _Recurrent)
+        return [m for m in [*self.conv, *self.sequence] if isinstance(m, kinds)]
+
     def parts(self) -> dict[str, list[nn.Module]]:
         """What ``freeze`` can name."""
         return {"convolutions": [self.conv], "recurrent": list(self.sequence)}
