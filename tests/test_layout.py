@@ -305,6 +305,28 @@ def test_pixeljs_zips_train_and_fine_tune_with_an_added_layer(tmp_path, model):
     assert meta["layers"][-1] == "lyrics" and meta["training"]["base_layers"] == meta["layers"][:4]
 
 
+def test_augmented_labels_follow_the_lines_they_label():
+    import albumentations as A
+    import cv2
+
+    from quire.layout.data import IGNORE
+    from quire.layout.train import augmented
+
+    labels = np.zeros((96, 96), np.uint8)
+    labels[::12] = 1  # one-pixel lines
+    labels[:, :8] = IGNORE
+    image = np.where(labels == 1, 0, 255).astype(np.uint8)
+    turn = A.Compose(
+        [A.Affine(rotate=(3, 7), scale=(0.8, 1.2), fill=255, mask_interpolation=cv2.INTER_LINEAR)],
+        seed=1,
+    )
+    for _ in range(4):
+        moved, out = augmented(turn, image, labels, 2)
+        assert set(np.unique(out)) == {0, 1, IGNORE}
+        labelled = out != IGNORE
+        assert ((out == 1) == (moved < 128))[labelled].mean() > 0.995
+
+
 @pytest.mark.parametrize("problem", ["corrupt", "sizes", "empty", "large", "layers"])
 def test_bad_training_input_is_one_clear_line(tmp_path, pages, problem):
     image = np.full((64, 64), 200, np.uint8)

@@ -159,6 +159,19 @@ def test_greedy_beam_and_alignment():
     assert decode.greedy(spread) == [] and decode.beam(spread, 3) == [1]
 
 
+def test_greedy_alignment_is_the_viterbi_path():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        frames = rng.normal(size=(60, 6))
+        frames[np.arange(60), rng.integers(0, 6, 60)] += rng.uniform(0, 4, 60)
+        logp = frames - np.logaddexp.reduce(frames, axis=1, keepdims=True)
+        labels, path = decode.greedy_aligned(logp)
+        assert labels == decode.greedy(logp)
+        assert list(path) == list(decode.align(logp, labels))
+        spans = decode.spans(path, len(labels))
+        assert all(a < b for a, b in spans) and spans == sorted(spans)
+
+
 def test_specs_and_presets():
     import torch
 

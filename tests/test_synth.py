@@ -198,6 +198,28 @@ def test_degraded_pages_move_masks_and_geometry_together(tmp_path, validate):
         assert (staff & inside).sum() / staff.sum() > 0.98
 
 
+def test_warped_masks_keep_the_width_the_image_shows():
+    """Thin lines under rotation, perspective and the paper warp: a pixel is labelled
+    ink exactly where the warped image is more than half dark."""
+    from quire.config import SynthMusicConfig
+    from quire.synth.degrade import degrade
+
+    coverage = np.zeros((300, 400), np.uint8)
+    for y in range(40, 260, 15):
+        coverage[y : y + 2, 30:370] = 255
+        coverage[y + 2, 30:370] = 90  # an edge the line covers by a third
+    config = SynthMusicConfig(
+        scan_chance=0, camera_chance=1, warp=1, perspective=1, rotation=1, uneven_light=0
+    )
+    nothing = np.zeros_like(coverage)
+    for seed in range(3):
+        image, masks, _ = degrade(
+            255 - coverage, [coverage, nothing, nothing], np.zeros((0, 2)), config, seed
+        )
+        assert np.array_equal(masks[1], image < 128)
+        assert np.array_equal(masks[0], ~masks[1])
+
+
 def test_bad_kern_files_fail_alone(tmp_path):
     kern = tmp_path / "kern"
     kern.mkdir()

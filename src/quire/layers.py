@@ -27,6 +27,19 @@ def colour(name: str, index: int) -> tuple[int, int, int]:
     return COLOURS.get(name, _SPARE[index % len(_SPARE)])
 
 
+def exclusive_masks(coverages: list[np.ndarray]) -> list[np.ndarray]:
+    """Background and one mask per ink layer from per-layer ink coverage (0…255).
+
+    A pixel is ink where the layers together cover at least half of it, and belongs
+    to the layer covering most of it: the rule by which a rendering is labelled, so
+    it holds again after the coverages have been warped like the image.
+    """
+    stack = np.stack(coverages)
+    ink = stack.sum(axis=0, dtype=np.uint16) > 127
+    which = stack.argmax(axis=0)
+    return [~ink] + [ink & (which == i) for i in range(len(coverages))]
+
+
 def save_layer(path: Path, mask: np.ndarray, rgb: tuple[int, int, int]) -> None:
     """Write ``mask`` (nonzero = in the layer) as a layer PNG of colour ``rgb``."""
     from PIL import Image

@@ -98,11 +98,18 @@ class PatchSampler:
 
 def _augmenter(seed: int) -> A.Compose:
     import albumentations as A
+    import cv2
 
     return A.Compose(
         [
             A.Affine(
-                scale=(0.85, 1.15), rotate=(-2, 2), border_mode=0, fill=255, fill_mask=IGNORE, p=0.5
+                scale=(0.85, 1.15),
+                rotate=(-2, 2),
+                border_mode=0,
+                fill=255,
+                fill_mask=0,
+                mask_interpolation=cv2.INTER_LINEAR,
+                p=0.5,
             ),
             A.RandomBrightnessContrast(0.2, 0.3, p=0.5),
             A.GaussianBlur(blur_limit=(3, 3), p=0.2),
@@ -110,6 +117,21 @@ def _augmenter(seed: int) -> A.Compose:
         ],
         seed=seed,
     )
+
+
+def augmented(
+    augment: A.Compose, image: np.ndarray, labels: np.ndarray, classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Augment a patch; its labels move as one-hot planes interpolated like the image
+    and each pixel takes the plane covering most of it, so a thin line keeps the width
+    its pixels show. Unlabelled pixels, and pixels that no plane covers by half, are
+    left out of the loss."""
+    planes = [(labels == c).view(np.uint8) * 255 for c in [*range(classes), IGNORE]]
+    out = augment(image=image, masks=planes)
+    stack = np.stack(out["masks"])
+    best = stack.argmax(axis=0).astype(np.uint8)
+    best[(best == classes) | (stack.max(axis=0) < 128)] = IGNORE
+    return out["image"], best
 
 
 def pixel_scores(predicted: np.ndarray, truth: np.ndarray, classes: int) -> dict[str, list]:
@@ -268,10 +290,9 @@ def train_layout(
                 advance()
                 images, labels = [], []
                 for _ in range(config.batch_size):
-                    image, mask = sampler()
-                    out = augment(image=image, mask=mask)
-                    images.append(to_input(out["image"]))
-                    labels.append(torch.from_numpy(out["mask"].astype(np.int64)))
+                    image, mask = augmented(augment, *sampler(), len(config.layers))
+                    images.append(to_input(image))
+                    labels.append(torch.from_numpy(mask.astype(np.int64)))
                 x, y = torch.cat(images).to(device), torch.stack(labels).to(device)
                 loss = loss_fn(wrapped(x), y)
                 optimiser.zero_grad()

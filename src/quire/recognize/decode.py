@@ -1,8 +1,9 @@
 """CTC decoding of one line's frame log-probabilities (T×classes, blank = 0).
 
 Greedy decoding takes the best class of every frame; beam decoding is a CTC prefix
-beam search. Either way the result is aligned to the frames (Viterbi), and the
-confidences come from that alignment: a symbol's is the mean probability of its
+beam search. Either way the result is aligned to the frames (Viterbi; for greedy
+decoding the best frame path is that alignment already, so no search is run), and
+the confidences come from that alignment: a symbol's is the mean probability of its
 frames, the line's the geometric mean of the probabilities of all frames along
 the alignment (blanks included), so an empty line has a confidence too.
 """
@@ -18,10 +19,18 @@ _NEG = -np.inf
 
 def greedy(logp: np.ndarray) -> list[int]:
     """Best class per frame, repeats merged, blanks dropped."""
+    return greedy_aligned(logp)[0]
+
+
+def greedy_aligned(logp: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Greedy labels and their alignment (as ``align`` gives it). The best class of
+    every frame is the most probable path of all, so it is also the most probable
+    path of the labels it spells."""
     best = logp.argmax(1)
-    keep = np.ones(len(best), bool)
-    keep[1:] = best[1:] != best[:-1]
-    return [int(c) for c in best[keep] if c != 0]
+    starts = best != 0
+    starts[1:] &= best[1:] != best[:-1]
+    path = np.where(best != 0, np.cumsum(starts) - 1, -1)
+    return best[starts].tolist(), path
 
 
 def beam(logp: np.ndarray, width: int = 10) -> list[int]:
@@ -85,16 +94,18 @@ def confidences(
     path = align(logp, labels) if path is None else path
     states = np.where(path >= 0, np.asarray([*labels, 0])[path], 0)
     frame_logp = logp[np.arange(len(logp)), states]
-    per_label = [float(np.exp(frame_logp[path == i]).mean()) for i in range(len(labels))]
-    return float(np.exp(frame_logp.mean())), per_label
+    emitting = path >= 0
+    count = len(labels)
+    sums = np.bincount(path[emitting], np.exp(frame_logp[emitting]), minlength=count)
+    per_label = sums / np.bincount(path[emitting], minlength=count)
+    return float(np.exp(frame_logp.mean())), per_label.tolist()
 
 
 def spans(path: np.ndarray, count: int) -> list[tuple[float, float]]:
     """Where each of ``count`` labels lies along the line, as (start, end) shares of its
     width, from the frames the alignment ``path`` gives it."""
-    frames = len(path)
-    out = []
-    for label in range(count):
-        where = np.flatnonzero(path == label)
-        out.append((where[0] / frames, (where[-1] + 1) / frames))
-    return out
+    frames = np.flatnonzero(path >= 0)
+    labels = path[frames]  # non-decreasing along the line
+    first = frames[np.searchsorted(labels, np.arange(count), side="left")]
+    last = frames[np.searchsorted(labels, np.arange(count), side="right") - 1]
+    return list(zip((first / len(path)).tolist(), ((last + 1) / len(path)).tolist(), strict=True))

@@ -89,12 +89,11 @@ def recognize(
         for index, logp in zip(
             batch, log_probs(model.net, [images[i] for i in batch], model.device), strict=True
         ):
-            labels = (
-                decode.beam(logp, config.beam_width)
-                if config.decoder == "beam"
-                else decode.greedy(logp)
-            )
-            path = decode.align(logp, labels)
+            if config.decoder == "beam":
+                labels = decode.beam(logp, config.beam_width)
+                path = decode.align(logp, labels)
+            else:
+                labels, path = decode.greedy_aligned(logp)
             confidence, per_symbol = decode.confidences(logp, labels, path)
             text = join(model.vocabulary.decode(labels), model.vocabulary.encoding)
             out[index] = Reading(text, confidence, per_symbol, decode.spans(path, len(labels)))

@@ -1,7 +1,10 @@
 """Scan-like and camera-like degradations, applied to a page, its masks and its geometry.
 
-Built on albumentations: geometric transforms move the image, every mask and every
-polygon point together, so ground truth stays exact. Two effects are done here:
+Built on albumentations: geometric transforms move the image, the ink coverage of
+every layer and every polygon point together, so ground truth stays exact. The
+coverages are interpolated as the image is and labelled afterwards by the rule that
+labels a rendering (``quire.layers.exclusive_masks``), so a warped thin staff line
+keeps the width its pixels show. Two effects are done here:
 
 - bleed-through (ink of the other side showing through), which albumentations
   lacks: the page mirrored, blurred and faintly multiplied in;
@@ -18,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from quire.layers import exclusive_masks
+
 if TYPE_CHECKING:
     import albumentations as A
 
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
 
 def _pipeline(config: DegradeConfig, scan: bool, camera: bool, seed: int) -> A.Compose:
     import albumentations as A
+    import cv2
 
     steps = []
     if camera:
@@ -36,10 +42,16 @@ def _pipeline(config: DegradeConfig, scan: bool, camera: bool, seed: int) -> A.C
                 border_mode=0,
                 fill=255,
                 fill_mask=0,
+                mask_interpolation=cv2.INTER_LINEAR,
                 p=config.perspective,
             ),
             A.Rotate(
-                limit=config.max_rotation, border_mode=0, fill=255, fill_mask=0, p=config.rotation
+                limit=config.max_rotation,
+                border_mode=0,
+                fill=255,
+                fill_mask=0,
+                mask_interpolation=cv2.INTER_LINEAR,
+                p=config.rotation,
             ),
             A.Illumination(mode="linear", intensity_range=(0.05, 0.2), p=config.uneven_light),
         ]
@@ -72,7 +84,7 @@ def bleed_through(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def paper_warp(
     image: np.ndarray,
-    masks: list[np.ndarray],
+    coverages: list[np.ndarray],
     points: np.ndarray,
     rng: np.random.Generator,
     strength: float = 0.006,
@@ -95,31 +107,36 @@ def paper_warp(
     )
     map_x, map_y = grid_x + field[0], grid_y + field[1]
     image = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderValue=255)
-    masks = [cv2.remap(m, map_x, map_y, cv2.INTER_NEAREST, borderValue=0) for m in masks]
+    coverages = [cv2.remap(c, map_x, map_y, cv2.INTER_LINEAR, borderValue=0) for c in coverages]
     moved = points.copy()
     for _ in range(4):  # output q shows input q + D(q); solve q = p - D(q)
         col = np.clip(np.rint(moved[:, 0]), 0, width - 1).astype(int)
         row = np.clip(np.rint(moved[:, 1]), 0, height - 1).astype(int)
         moved = points - np.stack([field[0][row, col], field[1][row, col]], axis=1)
-    return image, masks, moved
+    return image, coverages, moved
 
 
 def degrade(
-    image: np.ndarray, masks: list[np.ndarray], points: np.ndarray, config: DegradeConfig, seed: int
+    image: np.ndarray,
+    coverages: list[np.ndarray],
+    points: np.ndarray,
+    config: DegradeConfig,
+    seed: int,
 ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-    """Degrade a grayscale page; return the new image, masks and points (N×2, x y)."""
+    """Degrade a grayscale page whose ink layers cover it by ``coverages`` (0…255 each);
+    return the new image, the exclusive masks (background first) and points (N×2, x y)."""
     rng = np.random.default_rng(seed)
     scan = rng.random() < config.scan_chance
     camera = rng.random() < config.camera_chance
     if not (scan or camera):
-        return image, masks, points
+        return image, exclusive_masks(coverages), points
     if scan and rng.random() < config.bleed_through:
         image = bleed_through(image, rng)
     targets = {"keypoints": points.astype(np.float32).reshape(-1, 2)} if camera else {}
-    out = _pipeline(config, scan, camera, seed)(image=image, masks=masks, **targets)
-    image, masks = out["image"], list(out["masks"])
+    out = _pipeline(config, scan, camera, seed)(image=image, masks=coverages, **targets)
+    image, coverages = out["image"], list(out["masks"])
     if camera:
         points = np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)
     if camera and rng.random() < config.warp:
-        image, masks, points = paper_warp(image, masks, points, rng)
-    return image, masks, points
+        image, coverages, points = paper_warp(image, coverages, points, rng)
+    return image, exclusive_masks(coverages), points

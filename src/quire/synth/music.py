@@ -30,7 +30,7 @@ from quire.geometry import staff_margins
 from quire.music.encodings import encode
 from quire.music.kern import KernError, KernScore, parse_kern, staff_text, staff_tokens
 from quire.synth.generate import MusicStyle, generate_kern
-from quire.synth.output import LAYERS, PageGeometry, write_page
+from quire.synth.output import PageGeometry, write_page
 
 if TYPE_CHECKING:
     import verovio
@@ -61,9 +61,13 @@ class System:
 @dataclass
 class Rendering:
     ink: np.ndarray  # uint8 coverage 0…255
-    labels: np.ndarray  # uint8 index into LAYERS
+    kind: np.ndarray  # uint8 per pixel: which ink layer (staff 0, symbols 1, text 2) drew it
     systems: list[System]
     scale: tuple[float, float, float, float]  # sx, sy, tx, ty: pixel = (u + t) * s
+
+    def coverages(self) -> list[np.ndarray]:
+        """Ink coverage of each ink layer (staff, symbols, text)."""
+        return [np.where(self.kind == k, self.ink, 0).astype(np.uint8) for k in range(3)]
 
 
 def page_pixels(config: SynthMusicConfig) -> tuple[int, int]:
@@ -177,10 +181,8 @@ def render(root: etree._Element, size: tuple[int, int]) -> Rendering:
     height, width = rgba.shape[:2]
     alpha = np.ascontiguousarray(rgba[..., 3])
     red, blue = rgba[..., 0] > 127, rgba[..., 2] > 127
-    # background 0, staff 1, symbols 2, text 3 (the order of LAYERS)
-    kind = 2 - (red & ~blue).view(np.uint8) + (blue & ~red).view(np.uint8)
-    labels = (alpha > 127).view(np.uint8) * kind
-    return Rendering(alpha, labels, _systems(root), (width / vw, height / vh, tx - vx, ty - vy))
+    kind = 1 - (red & ~blue).view(np.uint8) + (blue & ~red).view(np.uint8)
+    return Rendering(alpha, kind, _systems(root), (width / vw, height / vh, tx - vx, ty - vy))
 
 
 def staff_geometry(rendering: Rendering) -> list[list[tuple[np.ndarray, np.ndarray]]]:
@@ -292,8 +294,9 @@ def _write(
 
     texts = _transcriptions(score, rendering.systems, config.encoding, end_line)
     geometry = PageGeometry.from_shapes(staff_geometry(rendering), texts, config.encoding)
-    masks = [(rendering.labels == i).view(np.uint8) for i in range(len(LAYERS))]
-    image, masks, points = degrade(255 - rendering.ink, masks, geometry.points(), config, seed)
+    image, masks, points = degrade(
+        255 - rendering.ink, rendering.coverages(), geometry.points(), config, seed
+    )
     geometry = geometry.with_points(points, (image.shape[1], image.shape[0]))
     write_page(output, stem, image, masks, geometry, kern, parameters)
 

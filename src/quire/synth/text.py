@@ -162,14 +162,11 @@ def synth_text_page(
             lines.append(Line(densify(polygon), densify(base, closed=False), text, "text"))
         y += ink.shape[0]
     image = (255 - coverage).astype(np.uint8)
-    masks = [
-        (coverage <= 127).astype(np.uint8),
-        np.zeros_like(coverage),
-        np.zeros_like(coverage),
-        (coverage > 127).astype(np.uint8),
-    ]
+    nothing = np.zeros_like(coverage)
     geometry = PageGeometry([("text", lines)])
-    image, masks, points = degrade(image, masks, geometry.points(), config, seed)
+    image, masks, points = degrade(
+        image, [nothing, nothing, coverage], geometry.points(), config, seed
+    )
     geometry = geometry.with_points(points, (image.shape[1], image.shape[0]))
     stem = f"text-{config.seed}-{index:05d}"
     write_page(
