@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -183,6 +184,8 @@ def test_cut_options_alpha_padding_height_weights_bounds(music, tmp_path):
     assert snippet.mode == "RGBA" and snippet.height == 48
     alpha = np.asarray(snippet)[..., 3]
     assert alpha[0].max() == 0 and alpha[24].max() == 255  # padding is transparent
+    record = json.loads((work / "snippets" / "cut.json").read_text())
+    assert record == {"deskew": True, "padding": 5}  # for quire words
 
 
 def test_cut_in_parallel_writes_the_same_lists(music, tmp_path):
@@ -416,6 +419,16 @@ def test_words_follow_the_recognizer_or_interpolate_along_a_slanted_line(tmp_pat
     assert np.asarray(first.coords)[:, 0].max() == pytest.approx(100 + 0.1 * 1005, abs=8)
     assert np.asarray(second.coords)[:, 0].min() == pytest.approx(100 + 0.6 * 1005, abs=8)
     assert len(PageDocument.read(path).find("l").words()) == 2  # replaced, not added
+    # snippets cut with 100 px of padding: the spans cover 1005 + 200 px from x = 0
+    (path.parent.parent / "snippets").mkdir()
+    (path.parent.parent / "snippets" / "cut.json").write_text('{"deskew": true, "padding": 100}')
+    run("words", path.parent.parent, "--tokens", tokens)
+    first, second = PageDocument.read(path).find("l").words()
+    assert np.asarray(first.coords)[:, 0].max() == pytest.approx(0.1 * 1205, abs=8)
+    assert np.asarray(second.coords)[:, 0].min() == pytest.approx(0.6 * 1205, abs=8)
+    (path.parent.parent / "snippets" / "cut.json").write_text("{")
+    output = run("words", path.parent.parent, "--tokens", tokens, code=2)
+    assert "cut.json: is not a cut record" in output
 
 
 def test_language_names_lines_regions_and_page(tmp_path, validate):

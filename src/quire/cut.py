@@ -17,12 +17,15 @@ for them differ:
   ``custom``, lines whose ``@conf`` lies outside the confidence bounds (a line
   without ``@conf`` is taken as checked by a person).
 
-Paths in lists are relative to the lists' folder.
+Paths in lists are relative to the lists' folder. ``WORK/snippets/cut.json``
+records how the snippets were cut (deskew, padding), so that ``quire words`` maps
+positions in a snippet back onto the page as they were cut.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 from collections import Counter
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("quire")
 
 KINDS = ("staves", "lines")
+GEOMETRY = "cut.json"
 
 
 def cut_line(
@@ -154,6 +158,8 @@ def cut(images: Path, work: Path, config: CutConfig, pages: Path | None = None) 
     if not files:
         raise InputError(pages or work / "page", "no PageXML files")
     found: list[Snippet] = []
+    geometry = {"deskew": config.deskew, "padding": config.padding}
+    atomic_write_text(work / "snippets" / GEOMETRY, json.dumps(geometry) + "\n")
     result = run_batch(
         files,
         functools.partial(cut_page, images=images, work=work, config=config),
@@ -183,6 +189,20 @@ def cut(images: Path, work: Path, config: CutConfig, pages: Path | None = None) 
                 ", ".join(f"{n} {why}" for why, n in sorted(reasons.items())),
             )
     return result
+
+
+def snippet_geometry(work: Path) -> tuple[bool, int]:
+    """Whether the snippets of ``work`` were deskewed, and their padding, as ``cut``
+    recorded it; cut's defaults where it left no record."""
+    path = work / "snippets" / GEOMETRY
+    if not path.exists():
+        defaults = CutConfig()
+        return defaults.deskew, defaults.padding
+    try:
+        geometry = json.loads(path.read_text(encoding="utf-8"))
+        return bool(geometry["deskew"]), int(geometry["padding"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(path, f"is not a cut record ({exc})") from None
 
 
 def _weight(conf: float | None) -> str:

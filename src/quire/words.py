@@ -6,8 +6,9 @@ share of the snippet's width it was read in), else from the characters' share of
 the text (every character equally wide, as Loghi interpolates). That span is
 mapped from the levelled snippet back onto the page through the line's polygon and
 baseline angle, as ``quire cut`` turned it, so a word's polygon follows a slanted
-line. Words get ``TextEquiv`` with the mean confidence of their characters (else
-the line's). Staves are left alone; a line's old words are replaced.
+line; the recognizer's spans with the deskew and padding that cut recorded. Words
+get ``TextEquiv`` with the mean confidence of their characters (else the line's).
+Staves are left alone; a line's old words are replaced.
 """
 
 from __future__ import annotations
@@ -72,18 +73,22 @@ def clip_band(polygon: np.ndarray, left: float, right: float) -> np.ndarray:
 
 
 def split_line(
-    line: TextLine, spans: list[Span], confidences: list[float] | None
+    line: TextLine,
+    spans: list[Span],
+    confidences: list[float] | None,
+    deskew: bool = True,
+    padding: int = 0,
 ) -> list[tuple[str, list[tuple[float, float]], float | None]]:
     """The words of a line: text, polygon on the page (the part of the line's polygon
-    the word lies in), confidence."""
+    the word lies in), confidence. ``spans`` are shares of the snippet's width, cut
+    with ``deskew`` and ``padding``."""
     import cv2
 
     baseline = np.asarray(line.baseline, float)
-    matrix, turned = levelling(
-        np.asarray(line.coords, float), level_angle(baseline) if len(baseline) else 0.0
-    )
+    angle = level_angle(baseline) if deskew and len(baseline) else 0.0
+    matrix, turned = levelling(np.asarray(line.coords, float), angle)
     back = cv2.invertAffineTransform(matrix)
-    x0, x1 = turned[:, 0].min(), turned[:, 0].max()
+    x0, x1 = turned[:, 0].min() - padding, turned[:, 0].max() + padding
     text = line.text or ""
     out = []
     for match in re.finditer(r"\S+", text):
@@ -101,7 +106,10 @@ def split_line(
 
 def words(work: Path, tokens: Path | None = None) -> BatchResult:
     """Split the text lines of every page of ``work/page/`` into words."""
+    from quire.cut import snippet_geometry
+
     positions = read_tokens(tokens) if tokens else {}
+    cut_geometry = snippet_geometry(work)
     placed = {"recognizer": 0, "interpolated": 0}
 
     def edit(doc: PageDocument) -> bool:
@@ -112,13 +120,17 @@ def words(work: Path, tokens: Path | None = None) -> BatchResult:
             if line.is_staff or not text or len(line.coords) < 3:
                 continue
             confidences, spans = positions.get(f"{stem}-{line.id}", (None, None))
+            geometry = cut_geometry
             if spans is None or len(spans) != len(text):
                 confidences, spans = None, even_spans(text)
+                geometry = (True, 0)  # along the line itself
                 placed["interpolated"] += 1
             else:
                 placed["recognizer"] += 1
             line.clear_words()
-            for n, (word, polygon, conf) in enumerate(split_line(line, spans, confidences)):
+            for n, (word, polygon, conf) in enumerate(
+                split_line(line, spans, confidences, *geometry)
+            ):
                 line.add_word(f"{line.id}_w{n}", polygon, word, conf)
             changed = True
         if changed:
