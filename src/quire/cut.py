@@ -25,7 +25,6 @@ positions in a snippet back onto the page as they were cut.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 from collections import Counter
@@ -40,7 +39,7 @@ from quire.config import CutConfig
 from quire.errors import InputError
 from quire.geometry import level_angle, levelling
 from quire.io import atomic_write_text, find_image
-from quire.workdir import page_files
+from quire.workdir import page_files, write_snippet_geometry
 
 if TYPE_CHECKING:
     from quire.pagexml import TextLine
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("quire")
 
 KINDS = ("staves", "lines")
-GEOMETRY = "cut.json"
 
 
 def cut_line(
@@ -158,8 +156,7 @@ def cut(images: Path, work: Path, config: CutConfig, pages: Path | None = None) 
     if not files:
         raise InputError(pages or work / "page", "no PageXML files")
     found: list[Snippet] = []
-    geometry = {"deskew": config.deskew, "padding": config.padding}
-    atomic_write_text(work / "snippets" / GEOMETRY, json.dumps(geometry) + "\n")
+    write_snippet_geometry(work, config.deskew, config.padding)
     result = run_batch(
         files,
         functools.partial(cut_page, images=images, work=work, config=config),
@@ -189,20 +186,6 @@ def cut(images: Path, work: Path, config: CutConfig, pages: Path | None = None) 
                 ", ".join(f"{n} {why}" for why, n in sorted(reasons.items())),
             )
     return result
-
-
-def snippet_geometry(work: Path) -> tuple[bool, int]:
-    """Whether the snippets of ``work`` were deskewed, and their padding, as ``cut``
-    recorded it; cut's defaults where it left no record."""
-    path = work / "snippets" / GEOMETRY
-    if not path.exists():
-        defaults = CutConfig()
-        return defaults.deskew, defaults.padding
-    try:
-        geometry = json.loads(path.read_text(encoding="utf-8"))
-        return bool(geometry["deskew"]), int(geometry["padding"])
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(path, f"is not a cut record ({exc})") from None
 
 
 def _weight(conf: float | None) -> str:

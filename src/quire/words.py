@@ -23,7 +23,7 @@ from quire.batch import BatchResult
 from quire.errors import InputError
 from quire.geometry import level_angle, levelling
 from quire.pagexml import PageDocument, TextLine
-from quire.workdir import edit_pages
+from quire.workdir import edit_pages, snippet_geometry
 
 log = logging.getLogger("quire")
 
@@ -106,8 +106,6 @@ def split_line(
 
 def words(work: Path, tokens: Path | None = None) -> BatchResult:
     """Split the text lines of every page of ``work/page/`` into words."""
-    from quire.cut import snippet_geometry
-
     positions = read_tokens(tokens) if tokens else {}
     cut_geometry = snippet_geometry(work)
     placed = {"recognizer": 0, "interpolated": 0}

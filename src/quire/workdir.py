@@ -1,13 +1,17 @@
-"""The work directory's PageXML: finding the pages and editing them in place, page by page."""
+"""The work directory's PageXML: finding the pages and editing them in place, page by page;
+the record of how its snippets were cut."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quire.batch import BatchResult, run_batch
+from quire.config import CutConfig
 from quire.errors import InputError
+from quire.io import atomic_write_text
 
 if TYPE_CHECKING:
     from quire.pagexml import PageDocument
@@ -42,3 +46,26 @@ def edit_pages(work: Path, edit: Callable[[PageDocument], bool], description: st
             doc.write(xml, write_version(doc))
 
     return run_batch(page_files(work), one, description=description, noun="page")
+
+
+SNIPPET_GEOMETRY = Path("snippets") / "cut.json"
+
+
+def write_snippet_geometry(work: Path, deskew: bool, padding: int) -> None:
+    """Record how ``quire cut`` cuts the snippets of ``work``."""
+    record = {"deskew": deskew, "padding": padding}
+    atomic_write_text(work / SNIPPET_GEOMETRY, json.dumps(record) + "\n")
+
+
+def snippet_geometry(work: Path) -> tuple[bool, int]:
+    """Whether the snippets of ``work`` were deskewed, and their padding, as ``cut``
+    recorded it; cut's defaults where it left no record."""
+    path = work / SNIPPET_GEOMETRY
+    if not path.exists():
+        defaults = CutConfig()
+        return defaults.deskew, defaults.padding
+    try:
+        geometry = json.loads(path.read_text(encoding="utf-8"))
+        return bool(geometry["deskew"]), int(geometry["padding"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(path, f"is not a cut record ({exc})") from None
