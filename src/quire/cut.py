@@ -137,7 +137,7 @@ def cut_page(xml: Path, images: Path, work: Path, config: CutConfig) -> list[Sni
         if len(polygon) < 3:
             continue  # no area to cut (a reader of other tools' files meets these)
         baseline = np.asarray(line.baseline, float)
-        angle = level_angle(baseline) if config.deskew and len(baseline) else 0.0
+        angle = level_angle(baseline) if config.deskew else 0.0
         pixels, inside = cut_line(page, polygon, angle)
         if pixels.shape[0] < config.min_height:
             continue

@@ -85,7 +85,7 @@ def split_line(
     import cv2
 
     baseline = np.asarray(line.baseline, float)
-    angle = level_angle(baseline) if deskew and len(baseline) else 0.0
+    angle = level_angle(baseline) if deskew else 0.0
     matrix, turned = levelling(np.asarray(line.coords, float), angle)
     back = cv2.invertAffineTransform(matrix)
     x0, x1 = turned[:, 0].min() - padding, turned[:, 0].max() + padding
