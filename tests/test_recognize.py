@@ -288,12 +288,15 @@ def test_bad_lines_are_reported_and_skipped(lines, tmp_path):
 
 
 def test_ctrl_c_saves_a_checkpoint(lines, tmp_path):
+    import functools
     import signal
     import time
 
     model = tmp_path / "m"
     command = ["quire", *_train_args(lines, model, 100000)]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    # a shell's background job starts with SIGINT ignored, and so would the trainer
+    restore = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
     deadline = time.monotonic() + 120
     while not (model / "model.json").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
