@@ -116,10 +116,13 @@ def test_vocabulary_symbols_round_trip():
     assert vocabulary.tokens[:2] == ("2", "4") and vocabulary.size == len(set(tokens)) + 1
     known, unknown = vocabulary.encode("4·e ===")
     assert vocabulary.decode(known) == ["4"] and unknown == ["e", "==="]
-    # accidentals as printed: the key's flat is not a symbol, the naturals are
+    # accidentals as printed: the key's flat is not a symbol, the naturals are;
+    # the key signature is one symbol per engraved accidental
     flats = "*k[b-e-] 4·e·- 4·e·n 4·e·- = 4·b·- 4·b"
-    assert symbols(flats, "bekern")[1:] == [*"4e4en4e-", "=", *"4b4bn"]
+    assert symbols(flats, "bekern") == ["b-", "e-", *"4e4en4e-", "=", *"4b4bn"]
     assert join(symbols(flats, "bekern"), "bekern") == flats + "·n"  # a natural spelt out
+    assert symbols("*k[] 4c# *k[f#c#]", "kern") == ["*k[]", "4c#", "f#", "c#"]
+    assert join(["*k[b-]", "4e-"], "kern") == "*k[b-] 4e-"  # whole keys of older models
     assert Vocabulary.from_json(json.loads(json.dumps(vocabulary.to_json()))) == vocabulary
 
 

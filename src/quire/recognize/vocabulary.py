@@ -10,12 +10,15 @@ and a CTC model needs a frame less per piece. Index 0 is the CTC blank.
 
 kern and bekern models read accidentals as printed (:mod:`quire.music.accidentals`):
 a note's accidental is a symbol only where one is engraved, and :func:`join`
-spells the key signature's and the measure's accidentals out again.
+spells the key signature's and the measure's accidentals out again. They read a key
+signature as it is engraved too, one symbol per accidental (``*k[b-e-]`` is ``b-``
+``e-``; ``*k[]`` stays one symbol): a run of them joins into one key signature.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -32,6 +35,8 @@ _OPENERS = ("[", "(", "{", "&")
 _ALONE = ("*", "=", "!")
 _DURATION = re.compile(r"^\d+\.*$")
 _PRINTED = ("kern", "bekern")  # encodings read with accidentals as printed
+_KEY_ACCIDENTAL = r"[a-g][#-]"  # one accidental of a key signature
+_KEY = re.compile(rf"\*k\[((?:{_KEY_ACCIDENTAL})+)\]")
 
 
 def normalise(text: str, form: str) -> str:
@@ -51,19 +56,40 @@ def units(text: str, encoding: str, form: str = "NFC") -> list[str]:
 
 def symbols(text: str, encoding: str, form: str = "NFC") -> list[str]:
     """The symbols a model of ``encoding`` reads in a transcription."""
-    if encoding in _PRINTED:
-        text = encode(to_printed(to_kern(text, encoding)), encoding)
-    return units(text, encoding, form)
+    if encoding not in _PRINTED:
+        return units(text, encoding, form)
+    text = encode(to_printed(to_kern(text, encoding)), encoding)
+    return [symbol for unit in units(text, encoding, form) for symbol in _key_symbols(unit)]
+
+
+def _key_symbols(unit: str) -> list[str]:
+    """A key signature's accidentals, one symbol each; any other unit as it is."""
+    key = _KEY.fullmatch(unit)
+    return re.findall(_KEY_ACCIDENTAL, key[1]) if key else [unit]
 
 
 def join(tokens: list[str], encoding: str) -> str:
     """Inverse of :func:`symbols`: the transcription text of ``tokens``."""
     if encoding == TEXT:
         return "".join(tokens)
+    if encoding not in _PRINTED:
+        return " ".join(tokens)
+    tokens = _join_keys(tokens)
     text = _join_pieces(tokens) if encoding == "bekern" else " ".join(tokens)
-    if encoding in _PRINTED:
-        text = encode(to_sounding(to_kern(text, encoding)), encoding)
-    return text
+    return encode(to_sounding(to_kern(text, encoding)), encoding)
+
+
+def _join_keys(tokens: list[str]) -> list[str]:
+    """Each run of key signature accidentals as one ``*k[…]`` token."""
+    joined: list[str] = []
+    for is_key, group in itertools.groupby(tokens, key=_is_key_accidental):
+        run = list(group)
+        joined.extend([f"*k[{''.join(run)}]"] if is_key else run)
+    return joined
+
+
+def _is_key_accidental(token: str) -> bool:
+    return bool(re.fullmatch(_KEY_ACCIDENTAL, token))
 
 
 def _join_pieces(tokens: list[str]) -> str:
