@@ -50,7 +50,8 @@ lint: $(STAMP)
 	$(BIN)/shellcheck -x $$(find scripts docker -name "*.sh" -o -name "*.sbatch") .ci/run .ci/slurm .ci/images
 	$(BIN)/hadolint docker/Dockerfile
 
-bench: $(STAMP)
+bench:
+	$(MAKE) venv EXTRAS=$(EXTRAS),bench
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
 
 models: $(STAMP)

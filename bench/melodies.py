@@ -64,6 +64,8 @@ def _reduce(humdrum: str, measures: int) -> str | None:
             out.append(note)
     if sum(1 for t in out if _NOTE.match(t)) < 8:
         return None
+    while out[-1].startswith("="):
+        out.pop()  # the final barline ends the last measure: one barline, as engraved
     return "\n".join([*out, "==", "*-"]) + "\n"
 
 

@@ -120,3 +120,14 @@ def test_score_aligns_staves_by_onset_and_fills_failed_staves_with_rests():
     second = records[records.index(["==", "=="]) + 1 :]
     assert ["*clefF4", "*clefG2"] not in second  # a system repeats clefs only when engraved
     assert second[:3] == [["2r", "2c"], ["4r", "4d"], ["=", "="]]
+
+
+@pytest.mark.parametrize("ending", ["=6\n", "=6\n==\n", ""])
+def test_held_out_melodies_end_on_one_final_barline(ending):
+    from bench.melodies import _reduce
+
+    tune = "**kern\n*clefG2\n*k[b-]\n" + "".join(f"4c\n4e-\n={n}\n" for n in range(1, 6))
+    reduced = _reduce(tune + "4d\n4f\n" + ending + "*-\n", measures=16).split("\n")
+    assert reduced[-5:] == ["4d", "4f", "==", "*-", ""]
+    truncated = _reduce(tune, measures=3).split("\n")
+    assert truncated[-5:] == ["4c", "4e-", "==", "*-", ""]  # not "=3", then "=="
