@@ -123,6 +123,8 @@ def test_vocabulary_symbols_round_trip():
     assert join(symbols(flats, "bekern"), "bekern") == flats + "·n"  # a natural spelt out
     assert symbols("*k[] 4c# *k[f#c#]", "kern") == ["*k[]", "4c#", "f#", "c#"]
     assert join(["*k[b-]", "4e-"], "kern") == "*k[b-] 4e-"  # whole keys of older models
+    # a misread note without its pitch (or a lone duration) is left out of the text
+    assert join([*"4c", "16", "n", "J", "=", "1", "=="], "bekern") == "4·c = =="
     assert Vocabulary.from_json(json.loads(json.dumps(vocabulary.to_json()))) == vocabulary
 
 

@@ -6,7 +6,8 @@ configuration. A music model's symbols are the tokens of its staff encoding
 piece of a note (duration, pitch, accidental, mark) is a symbol of its own. The
 ``·`` that joins the pieces is not a symbol: a note starts at its duration (or at
 a tie or slur opening before it), so the pieces can be joined again without it,
-and a CTC model needs a frame less per piece. Index 0 is the CTC blank.
+and a CTC model needs a frame less per piece; pieces that make no token (a
+duration read without its pitch) are left out of the text. Index 0 is the CTC blank.
 
 kern and bekern models read accidentals as printed (:mod:`quire.music.accidentals`):
 a note's accidental is a symbol only where one is engraved, and :func:`join`
@@ -26,7 +27,8 @@ from dataclasses import dataclass
 
 from quire.music.accidentals import to_printed, to_sounding
 from quire.music.encodings import encode, to_kern
-from quire.music.kern import CHORD_SEPARATOR
+from quire.music.kern import CHORD_SEPARATOR, KernError
+from quire.music.score import check_token
 
 TEXT = "text"
 MUSIC_ENCODINGS = ("kern", "bekern", "semantic", "agnostic")
@@ -105,7 +107,19 @@ def _join_pieces(tokens: list[str]) -> str:
         else:
             notes.append([token])
             taking = True
-    return " ".join(JOINER.join(note) for note in notes)
+    return " ".join(JOINER.join(note) for note in notes if _makes_a_token(note))
+
+
+def _makes_a_token(pieces: list[str]) -> bool:
+    """Whether the pieces read for one token make one: a misread note that lacks its
+    pitch or duration (``16·n·J``) does not, and is left out of the text."""
+    if pieces[0].startswith(_ALONE) or pieces == [CHORD_SEPARATOR]:
+        return True
+    try:
+        check_token("".join(pieces))
+    except KernError:
+        return False
+    return True
 
 
 def _starts_note(piece: str) -> bool:
