@@ -113,7 +113,7 @@ def _join_pieces(tokens: list[str]) -> str:
 def _makes_a_token(pieces: list[str]) -> bool:
     """Whether the pieces read for one token make one: a misread note that lacks its
     pitch or duration (``16·n·J``) does not, and is left out of the text."""
-    if pieces[0].startswith(_ALONE) or pieces == [CHORD_SEPARATOR]:
+    if pieces == [CHORD_SEPARATOR]:
         return True
     try:
         check_token("".join(pieces))
