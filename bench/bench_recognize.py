@@ -35,17 +35,11 @@ def _staves(folder: Path, melodies: Path, camera: float, encoding: str) -> Path:
 
 
 def _scores(model, listing: Path) -> dict:
-    from quire.config import RecognizePredictConfig
+    from bench.reading import read_listed
     from quire.evaluate import error_rates
-    from quire.lists import read_list
     from quire.music.encodings import to_kern
-    from quire.recognize.data import load_line
-    from quire.recognize.predict import recognize
 
-    entries, _ = read_list(listing)
-    images = [load_line(e.path, model.net.height, 8000) for e in entries]
-    found = [reading.text for reading in recognize(model, images, RecognizePredictConfig())]
-    pairs = list(zip(found, [e.text for e in entries], strict=True))
+    pairs = read_listed(model, listing)
     encoding = model.vocabulary.encoding
     own = error_rates(pairs, encoding)
     kern = error_rates([(to_kern(a, encoding), to_kern(b, encoding)) for a, b in pairs], "kern")

@@ -23,7 +23,8 @@ Options:
 HELP
   quire_common_help
   echo
-  echo "Text pages need fonts: on Debian, apt-get install fonts-dejavu-core fonts-liberation2."
+  echo "Text pages need fonts: on Debian, apt-get install fonts-dejavu-core fonts-liberation2"
+  echo "(the text-default recipe also fonts-dejavu-extra fonts-freefont-ttf fonts-urw-base35)."
 }
 
 args=() music_pages="" text_pages="" seed="" kern_dir=""

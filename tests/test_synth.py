@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import string
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +17,7 @@ from quire.cli import cli
 from quire.music.kern import parse_kern, staff_tokens, text_records
 from quire.pagexml import PageDocument
 from quire.synth.generate import MusicStyle, generate_kern
+from quire.synth.text import find_fonts
 from tests.conftest import REPO
 
 SMALL = ["--dpi", "150"]
@@ -339,6 +341,71 @@ def test_text_without_fonts_says_which_packages(tmp_path):
         cli, ["synth", "text", str(tmp_path / "o"), "--texts", str(texts), "--fonts", str(tmp_path)]
     )
     assert result.exit_code == 2 and "apt-get install fonts-dejavu-core" in result.output
+
+
+def _symbol_font(path: Path) -> Path:
+    """A tiny font whose Latin letters are mapped to glyphs of other names, as Symbol's are."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+
+    pen = TTGlyphPen(None)
+    pen.moveTo((0, 0))
+    pen.lineTo((0, 500))
+    pen.lineTo((400, 0))
+    pen.closePath()
+    names = [".notdef", *(f"sign{i}" for i in range(52))]
+    letters = string.ascii_letters
+    builder = FontBuilder(1000, isTTF=True)
+    builder.setupGlyphOrder(names)
+    builder.setupCharacterMap({ord(c): f"sign{i}" for i, c in enumerate(letters)})
+    builder.setupGlyf({name: pen.glyph() for name in names})
+    builder.setupHorizontalMetrics({name: (500, 0) for name in names})
+    builder.setupHorizontalHeader(ascent=800, descent=-200)
+    builder.setupNameTable({"familyName": "Signs", "styleName": "Regular"})
+    builder.setupOS2()
+    builder.setupPost()
+    builder.save(path)
+    return path
+
+
+def test_find_fonts_groups_families_and_leaves_out_skipped_and_symbol_fonts(tmp_path, caplog):
+    dejavu = [p for p in (Path("/usr/share/fonts/truetype/dejavu"),) if p.is_dir()]
+    if not dejavu:
+        pytest.skip("needs fonts-dejavu-core")
+    symbols = _symbol_font(tmp_path / "Signs-Regular.ttf")
+    broken = tmp_path / "Broken.ttf"
+    broken.write_bytes(b"not a font")
+    with caplog.at_level("WARNING", logger="quire"):
+        found = find_fonts([*dejavu, symbols, broken], skip=["DejaVu Serif"])
+    assert f"{broken}: cannot read as a font" in caplog.text
+    families = {f.name: f for f in found}
+    assert sorted(families["DejaVu Sans"].faces) == ["bold", "bold-italic", "italic", "regular"]
+    assert "DejaVu Serif" not in families and "DejaVu Serif Condensed" in families
+    assert "Signs" not in families
+    sans = families["DejaVu Sans"]
+    assert sans.face("bold").path.name == "DejaVuSans-Bold.ttf"
+    assert sans.face("regular").draws("Æsop café łódź") and not sans.face("regular").draws("漢")
+
+
+def test_text_nobody_can_draw_fails_its_page_only(tmp_path):
+    texts = tmp_path / "words.txt"
+    texts.write_text("漢字 漢字\n")
+    result = CliRunner().invoke(
+        cli, ["synth", "text", str(tmp_path / "o"), "--texts", str(texts), "--pages", "2"]
+    )
+    assert result.exit_code == 1
+    assert "page 0: no configured font draws '漢字'" in result.output
+    assert "page 1: no configured font draws" in result.output
+
+
+def test_text_with_a_missing_font_folder_names_it(tmp_path):
+    texts = tmp_path / "words.txt"
+    texts.write_text("some words\n")
+    missing = tmp_path / "no-fonts"
+    result = CliRunner().invoke(
+        cli, ["synth", "text", str(tmp_path / "o"), "--texts", str(texts), "--fonts", str(missing)]
+    )
+    assert result.exit_code == 2 and f"no such file or folder: {missing}" in result.output
 
 
 def test_generate_synthetic_data_script(tmp_path):

@@ -134,6 +134,11 @@ class SynthTextConfig(SynthConfig):
         [Path("/usr/share/fonts")],
         description="Font files or folders searched for .ttf / .otf fonts.",
     )
+    skip_fonts: list[str] = Field(
+        [],
+        description="Font families to leave out, by the name the font gives itself "
+        "(e.g. 'C059', 'DejaVu Serif'), such as one held out to test a model on.",
+    )
 
 
 class SynthCorpusConfig(StageConfig):

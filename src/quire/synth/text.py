@@ -9,6 +9,7 @@ layers split ink (text) from paper (background).
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 from dataclasses import dataclass
@@ -22,45 +23,77 @@ from quire.errors import ConfigError, InputError
 from quire.synth.output import Line, PageGeometry, densify, write_page
 
 FONT_SUFFIXES = (".ttf", ".otf")
-_BOLD = re.compile(r"bold|black|heavy", re.IGNORECASE)
+_BOLD = re.compile(r"bold|black|heavy|demi", re.IGNORECASE)
 _ITALIC = re.compile(r"italic|oblique", re.IGNORECASE)
+_REGULAR = re.compile(r"regular|book|roman|light|medium|normal", re.IGNORECASE)
 _MARGIN_MM = 10.0
+log = logging.getLogger("quire")
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True)
+class FontFace:
+    """One font file and the code points it draws."""
+
+    path: Path
+    code_points: frozenset[int]
+
+    def draws(self, text: str) -> bool:
+        """Whether every character of ``text`` but spaces has a glyph in this face."""
+        return all(ord(c) in self.code_points for c in text if not c.isspace())
 
 
 @dataclass(frozen=True)
 class FontFamily:
-    """The faces of one family: regular, bold, italic (those found)."""
+    """The faces of one family: regular, bold, italic, bold-italic (those found)."""
 
     name: str
-    faces: dict[str, Path]
+    faces: dict[str, FontFace]
+
+    def face(self, style: str) -> FontFace:
+        """The face for ``style``, or the regular one when the family has none."""
+        return self.faces.get(style, self.faces["regular"])
 
 
-def find_fonts(sources: list[Path]) -> list[FontFamily]:
-    """Fonts in the given files and folders, grouped into families by file name."""
+def _face_style(subfamily: str) -> str | None:
+    """'regular', 'bold', 'italic' or 'bold-italic' from a font's subfamily name."""
+    bold, italic = bool(_BOLD.search(subfamily)), bool(_ITALIC.search(subfamily))
+    if bold or italic:
+        return "bold-italic" if bold and italic else "bold" if bold else "italic"
+    return "regular" if _REGULAR.search(subfamily) else None
+
+
+def find_fonts(sources: list[Path], skip: list[str] | None = None) -> list[FontFamily]:
+    """Text fonts in the given files and folders, grouped into families by their names.
+
+    Families are named as the fonts name themselves (e.g. 'DejaVu Serif'); those in
+    ``skip``, those without a regular face, symbol fonts (whose Latin letters are
+    glyphs of other names) and files that are no fonts (with a warning) are left out.
+    """
+    from fontTools.ttLib import TTFont, TTLibError
+
     files = []
     for source in sources:
         if source.is_file() and source.suffix.lower() in FONT_SUFFIXES:
             files.append(source)
         elif source.is_dir():
             files += [p for p in source.rglob("*") if p.suffix.lower() in FONT_SUFFIXES]
-    families: dict[str, dict[str, Path]] = {}
-    for path in sorted(files):
-        base = re.split(r"[-_ ]", path.stem, maxsplit=1)[0]
-        rest = path.stem[len(base) :]
-        style = (
-            "bold-italic"
-            if _BOLD.search(rest) and _ITALIC.search(rest)
-            else "bold"
-            if _BOLD.search(rest)
-            else "italic"
-            if _ITALIC.search(rest)
-            else "regular"
-            if not re.search(r"[a-z]", rest, re.IGNORECASE)
-            or re.search(r"regular|book|roman", rest, re.IGNORECASE)
-            else None
-        )
-        if style and (base not in families or style not in families[base]):
-            families.setdefault(base, {})[style] = path
+    skipped = {name.casefold() for name in skip or []}
+    families: dict[str, dict[str, FontFace]] = {}
+    for path in sorted(set(files)):
+        try:
+            with TTFont(path, lazy=True) as font:
+                family, subfamily = font["name"].getDebugName(1), font["name"].getDebugName(2)
+                glyphs = font.getBestCmap() or {}
+        except (OSError, TTLibError, KeyError) as exc:
+            log.warning("%s: cannot read as a font (%s); left out", path, exc)
+            continue
+        style = _face_style(subfamily or "")
+        if not family or family.casefold() in skipped or style is None:
+            continue
+        if not all(glyphs.get(ord(c)) in (c, f"uni{ord(c):04X}") for c in _LETTERS):
+            continue  # a symbol font, whose letters draw other signs
+        families.setdefault(family, {}).setdefault(style, FontFace(path, frozenset(glyphs)))
     return [
         FontFamily(name, faces) for name, faces in sorted(families.items()) if "regular" in faces
     ]
@@ -83,8 +116,7 @@ def _draw_line(
     """Render one line: ink coverage (0…255, uint8) and the baseline row."""
     from PIL import Image, ImageDraw, ImageFont
 
-    path = family.faces.get(style, family.faces["regular"])
-    font = ImageFont.truetype(str(path), size_px)
+    font = ImageFont.truetype(str(family.face(style).path), size_px)
     ascent, descent = font.getmetrics()
     width = int(font.getlength(text)) + 2 * size_px
     height = ascent + descent + size_px // 2
@@ -133,11 +165,20 @@ def synth_text_page(
         count = rng.randint(config.words_min, config.words_max)
         start = rng.randrange(max(1, len(words) - count + 1))
         text = " ".join(words[start : start + count])
-        family = rng.choice(families)
         style = ("bold" if rng.random() < config.bold_chance else "") + (
             "italic" if rng.random() < config.italic_chance else ""
         )
         style = {"bolditalic": "bold-italic", "": "regular"}.get(style, style)
+        drawing = [f for f in families if f.face(style).draws(text)]
+        if not drawing:
+            missing = "".join(
+                dict.fromkeys(c for c in text if not any(f.face(style).draws(c) for f in families))
+            )
+            raise InputError(
+                Path(f"page {index}"),
+                f"no configured font draws {missing!r} (in {text!r}); add one to synth-text.fonts",
+            )
+        family = rng.choice(drawing)
         size = round(rng.uniform(config.size_min_pt, config.size_max_pt) * px_per_pt)
         ink, baseline = _draw_line(
             text, family, size, style, rng.random() < config.underline_chance
@@ -183,13 +224,16 @@ def synth_text_page(
 
 def synth_text(output: Path, config: SynthTextConfig, texts: list[Path]) -> BatchResult:
     """Render ``config.pages`` pages of words from ``texts`` in the configured fonts."""
-    families = find_fonts(config.fonts)
+    missing = [str(path) for path in config.fonts if not path.exists()]
+    if missing:
+        raise ConfigError([f"synth-text.fonts: no such file or folder: {path}" for path in missing])
+    families = find_fonts(config.fonts, config.skip_fonts)
     if not families:
         raise ConfigError(
             [
-                f"synth-text.fonts: no .ttf or .otf fonts in "
-                f"{', '.join(map(str, config.fonts))} (on Debian: apt-get install "
-                "fonts-dejavu-core fonts-liberation2)"
+                f"synth-text.fonts: no text fonts in {', '.join(map(str, config.fonts))}"
+                + (f" but {', '.join(config.skip_fonts)}" if config.skip_fonts else "")
+                + " (on Debian: apt-get install fonts-dejavu-core fonts-liberation2)"
             ]
         )
     words = read_texts(texts)
