@@ -55,12 +55,10 @@ def run() -> dict:
     import torch
 
     from bench.melodies import write_melodies
-    from bench.timing import median_seconds
-    from quire.config import RecognizePredictConfig
+    from bench.reading import snippets_per_second
     from quire.lists import read_list
-    from quire.recognize.data import load_line
     from quire.recognize.network import PRESETS, Recognizer
-    from quire.recognize.predict import RecognizerModel, recognize
+    from quire.recognize.predict import RecognizerModel
     from quire.recognize.vocabulary import Vocabulary
 
     melodies = sorted(CACHE.glob("*.krn")) or write_melodies(CACHE, 40)
@@ -80,12 +78,10 @@ def run() -> dict:
             model = RecognizerModel(net, vocabulary, {}, torch.device("cpu"))
         primus_net = Recognizer(PRESETS["primus"], model.vocabulary.size).eval()
         primus = RecognizerModel(primus_net, model.vocabulary, {}, torch.device("cpu"))
-        config = RecognizePredictConfig(batch_size=BATCH)
-        sample = entries[:SPEED_STAVES]
+        sample = [e.path for e in entries[:SPEED_STAVES]]
         for name, candidate in (("default", model), ("primus", primus)):
-            images = [load_line(e.path, candidate.net.height, 8000) for e in sample]
-            seconds = median_seconds(lambda c=candidate, i=images: recognize(c, i, config), 3)
-            figures[f"{name}_staves_per_second"] = round(len(images) / seconds, 2)
+            rate = snippets_per_second(candidate, sample, BATCH)
+            figures[f"{name}_staves_per_second"] = rate
         figures["speedup"] = round(
             figures["default_staves_per_second"] / figures["primus_staves_per_second"], 2
         )

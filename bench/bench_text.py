@@ -46,11 +46,10 @@ def _scores(model, listing: Path) -> dict:
 
 
 def run() -> dict:
-    from bench.timing import median_seconds
-    from quire.config import RecognizePredictConfig, SynthCorpusConfig
+    from bench.reading import snippets_per_second
+    from quire.config import SynthCorpusConfig
     from quire.lists import read_list
-    from quire.recognize.data import load_line
-    from quire.recognize.predict import RecognizerModel, recognize
+    from quire.recognize.predict import RecognizerModel
     from quire.synth.corpus import write_corpus
     from quire.synth.text import find_fonts
 
@@ -69,9 +68,7 @@ def run() -> dict:
                 listing = _lines(folder, corpus, faces, scan, camera)
                 figures.setdefault(font, {})[condition] = _scores(model, listing)
         entries, _ = read_list(listing)
-        images = [load_line(e.path, model.net.height, 8000) for e in entries[:64]]
-        config = RecognizePredictConfig(batch_size=BATCH)
-        seconds = median_seconds(lambda: recognize(model, images, config), 3)
-        figures["lines_per_second"] = round(len(images) / seconds, 2)
+        sample = [e.path for e in entries[:64]]
+        figures["lines_per_second"] = snippets_per_second(model, sample, BATCH)
     figures["model_validation"] = model.meta.get("metrics", {})
     return figures

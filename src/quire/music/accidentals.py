@@ -21,12 +21,13 @@ import re
 from quire.music.kern import CHORD_SEPARATOR
 
 _NOTE = re.compile(r"^(?P<head>[^a-gA-Gr]*?\d+\.*)(?P<pitch>([a-gA-G])\3*)(?P<acc>#+|-+|n)?")
+KEY_ACCIDENTAL = re.compile(r"[a-g][#-]")  # one accidental of a *k[…] key signature
 _ALTERATION = {"#": 1, "##": 2, "-": -1, "--": -2, "n": 0}
 
 
 def _key(token: str) -> dict[str, int]:
     """Alteration of each step (lower case) under a ``*k[…]`` key signature."""
-    return {m[1]: _ALTERATION[m[2]] for m in re.finditer(r"([a-g])(#|-)", token[3:])}
+    return {m[0][0]: _ALTERATION[m[0][1]] for m in KEY_ACCIDENTAL.finditer(token[3:])}
 
 
 def _spell(alteration: int) -> str:

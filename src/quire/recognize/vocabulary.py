@@ -25,7 +25,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-from quire.music.accidentals import to_printed, to_sounding
+from quire.music.accidentals import KEY_ACCIDENTAL, to_printed, to_sounding
 from quire.music.encodings import encode, to_kern
 from quire.music.kern import CHORD_SEPARATOR, KernError
 from quire.music.score import check_token
@@ -37,8 +37,7 @@ _OPENERS = ("[", "(", "{", "&")
 _ALONE = ("*", "=", "!")
 _DURATION = re.compile(r"^\d+\.*$")
 _PRINTED = ("kern", "bekern")  # encodings read with accidentals as printed
-_KEY_ACCIDENTAL = r"[a-g][#-]"  # one accidental of a key signature
-_KEY = re.compile(rf"\*k\[((?:{_KEY_ACCIDENTAL})+)\]")
+_KEY = re.compile(rf"\*k\[((?:{KEY_ACCIDENTAL.pattern})+)\]")
 
 
 def normalise(text: str, form: str) -> str:
@@ -67,7 +66,7 @@ def symbols(text: str, encoding: str, form: str = "NFC") -> list[str]:
 def _key_symbols(unit: str) -> list[str]:
     """A key signature's accidentals, one symbol each; any other unit as it is."""
     key = _KEY.fullmatch(unit)
-    return re.findall(_KEY_ACCIDENTAL, key[1]) if key else [unit]
+    return KEY_ACCIDENTAL.findall(key[1]) if key else [unit]
 
 
 def join(tokens: list[str], encoding: str) -> str:
@@ -84,14 +83,11 @@ def join(tokens: list[str], encoding: str) -> str:
 def _join_keys(tokens: list[str]) -> list[str]:
     """Each run of key signature accidentals as one ``*k[…]`` token."""
     joined: list[str] = []
-    for is_key, group in itertools.groupby(tokens, key=_is_key_accidental):
+    runs = itertools.groupby(tokens, key=lambda token: bool(KEY_ACCIDENTAL.fullmatch(token)))
+    for is_key, group in runs:
         run = list(group)
         joined.extend([f"*k[{''.join(run)}]"] if is_key else run)
     return joined
-
-
-def _is_key_accidental(token: str) -> bool:
-    return bool(re.fullmatch(_KEY_ACCIDENTAL, token))
 
 
 def _join_pieces(tokens: list[str]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,6 @@ _ITALIC = re.compile(r"italic|oblique", re.IGNORECASE)
 _REGULAR = re.compile(r"regular|book|roman|light|medium|normal", re.IGNORECASE)
 _MARGIN_MM = 10.0
 log = logging.getLogger("quire")
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def find_fonts(sources: list[Path], skip: list[str] | None = None) -> list[FontF
         style = _face_style(subfamily or "")
         if not family or family.casefold() in skipped or style is None:
             continue
-        if not all(glyphs.get(ord(c)) in (c, f"uni{ord(c):04X}") for c in _LETTERS):
+        if not all(glyphs.get(ord(c)) in (c, f"uni{ord(c):04X}") for c in string.ascii_letters):
             continue  # a symbol font, whose letters draw other signs
         families.setdefault(family, {}).setdefault(style, FontFace(path, frozenset(glyphs)))
     return [
