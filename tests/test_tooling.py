@@ -513,7 +513,8 @@ def test_pseudolabel_keeps_confident_lines_with_weights(music, tmp_path):
 
 
 def test_evaluate_pages_pairs_lines_by_overlap(music, tmp_path):
-    """Predicted lines with other ids, one staff misread, one lost: SER by page."""
+    """Predicted lines with other ids, one staff misread, one lost: SER by page. A text
+    line read on a page whose truth has none (its lyrics) is not scored."""
     import json
 
     predicted = tmp_path / "predicted"
@@ -530,13 +531,18 @@ def test_evaluate_pages_pairs_lines_by_overlap(music, tmp_path):
             first.set_text(first.text.rsplit(" ", 1)[0])
             last.element.getparent().remove(last.element)
             expected_errors[xml.stem] = 1 + len(last.text.split())
+            region = doc.page.add_region(
+                "TextRegion", "lyrics", [(0, 0), (90, 0), (90, 30), (0, 30)]
+            )
+            region.add_text_line("lyrics_1", [(0, 0), (90, 0), (90, 30), (0, 30)]).set_text("la la")
         doc.write(predicted / xml.name)
     report = json.loads(run("-q", "evaluate", "pages", predicted, music / "page"))
     assert report["pages"] == 2 and report["staves"]["encoding"] == "kern"
     first, second = (report["per_page"][xml.stem]["staff_ser"] for xml in pages)
     assert first > 0 and second == 0.0 and report["staves"]["worst_page"] == first
     assert report["staves"]["ser_errors"] == expected_errors[pages[0].stem]
-    assert report["per_page"][pages[0].stem]["text_cer"] is None  # no text lines
+    assert report["per_page"][pages[0].stem]["text_cer"] is None  # no true text lines
+    assert report["text"]["lines"] == 0
 
 
 def test_synth_corpus_is_reproducible_prose_and_names_a_bad_language(tmp_path):

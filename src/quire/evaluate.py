@@ -223,7 +223,9 @@ def page_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[st
     """Staff SER and text-line CER of ``predicted/*.xml`` against ``truth/*.xml``, by page.
 
     Staves are compared in the encoding of the true staves, which the predictions
-    must share (render the ground truth in the recognizer's encoding).
+    must share (render the ground truth in the recognizer's encoding). A page whose
+    truth has no line of a kind is not scored for that kind: its truth is silent
+    about them (synthetic music pages transcribe their staves, not their lyrics).
     """
     pred, true = _pages(predicted, "*.xml"), _pages(truth, "*.xml")
     if not pred.keys() & true.keys():
@@ -244,13 +246,15 @@ def page_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[st
     for stem, (p, t) in lines.items():
         per_page[stem] = {}
         for kind, staff, symbols in (("staves", True, encoding), ("text", False, "text")):
+            true_lines = [(box, text) for box, is_staff, text, _ in t if is_staff == staff]
             pairs = _pair_lines(
                 [(box, text) for box, is_staff, text, _ in p if is_staff == staff],
-                [(box, text) for box, is_staff, text, _ in t if is_staff == staff],
+                true_lines,
                 threshold,
             )
-            pooled[kind] += pairs
-            read = any(a or b for a, b in pairs)  # else no line of this kind, or none read
+            read = true_lines and any(a or b for a, b in pairs)
+            if read:  # else no true line of this kind, or no line read at all
+                pooled[kind] += pairs
             per_page[stem][kind] = error_rates(pairs, symbols)["ser"] if read else None
     report: dict[str, Any] = {"pages": len(lines), "iou_threshold": threshold}
     for kind, symbols in (("staves", encoding), ("text", "text")):
