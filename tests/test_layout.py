@@ -105,7 +105,6 @@ def test_model_directory_describes_itself(model):
         "width": 4,
         "norm": "batch",
         "scale": 0.5,
-        "refine": 8,
     }
     assert set(meta["metrics"]["validation"]) >= {"precision", "recall", "f1", "step"}
     assert meta["training"]["train_pages"] == 3 and meta["training"]["val_pages"] == 1
@@ -306,34 +305,25 @@ def test_pixeljs_zips_train_and_fine_tune_with_an_added_layer(tmp_path, model):
     assert meta["layers"][-1] == "lyrics" and meta["training"]["base_layers"] == meta["layers"][:4]
 
 
-@pytest.mark.parametrize("refine", [0, 8])
-def test_an_added_layer_leaves_the_old_layers_as_they_were(tmp_path, refine):
-    """Widening a base model (one written before ``refine`` existed, for 0) for a new layer
-    starts from the base model's predictions of its own layers."""
+def test_an_added_layer_leaves_the_old_layers_as_they_were(tmp_path):
+    """A base model widened for a new layer starts from its predictions of its own layers."""
     import torch
 
     from quire.layout.model import LayoutNet
-    from quire.layout.predict import load_layout_model
     from quire.layout.train import _initial_state
     from quire.models import save_model
 
     torch.manual_seed(0)
     layers = ["background", "staff", "symbols", "text"]
     arch = {"name": "unet", "depth": 2, "width": 4, "norm": "batch", "scale": 0.5}
-    if refine:
-        arch["refine"] = refine
-    base = LayoutNet(4, 2, 4, "batch", 0.5, refine)
-    save_model(
-        tmp_path / "base",
-        base.state_dict(),
-        {"kind": "layout", "layers": layers, "architecture": arch},
-    )
-    loaded = load_layout_model(tmp_path / "base", "cpu").net.eval()
-    wide = LayoutNet(5, 2, 4, "batch", 0.5, refine)
+    base = LayoutNet(4, 2, 4, "batch", 0.5).eval()
+    meta = {"kind": "layout", "layers": layers, "architecture": arch}
+    save_model(tmp_path / "base", base.state_dict(), meta)
+    wide = LayoutNet(5, 2, 4, "batch", 0.5)
     _initial_state(wide, tmp_path / "base", [*layers, "lyrics"])
     page = torch.rand(1, 1, 64, 96)
     with torch.inference_mode():
-        assert torch.allclose(wide.eval()(page)[:, :4], loaded(page), atol=1e-5)
+        assert torch.allclose(wide.eval()(page)[:, :4], base(page), atol=1e-5)
 
 
 def test_augmented_labels_follow_the_lines_they_label():

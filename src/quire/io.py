@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -79,14 +80,22 @@ def list_images(folder: str | Path) -> list[Path]:
     )
 
 
-def read_image(path: str | Path, mode: str = "L", max_pixels: int = 200_000_000) -> Image.Image:
-    """Read an image in PIL ``mode``, or raise :class:`InputError` naming the problem."""
+def read_image(
+    path: str | Path,
+    mode: str = "L",
+    max_pixels: int = 200_000_000,
+    data: bytes | None = None,
+) -> Image.Image:
+    """Read an image in PIL ``mode``, or raise :class:`InputError` naming the problem.
+
+    ``data``: the image's bytes, read from an archive member ``path`` names.
+    """
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     Image.MAX_IMAGE_PIXELS = None  # the limit below is ours, with a clear message
     try:
-        with Image.open(path) as image:
+        with Image.open(path if data is None else io.BytesIO(data)) as image:
             if image.width * image.height > max_pixels:
                 raise InputError(
                     path,

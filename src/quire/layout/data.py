@@ -13,7 +13,6 @@ belongs to a layer where that layer's alpha is 255.
 
 from __future__ import annotations
 
-import io
 import re
 import zipfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from quire.errors import InputError
+from quire.io import read_image
 
 IGNORE = 255
 _LAYER = re.compile(r"^rgba PNG - Layer (\d+)(?: \(.*\))?\.png$")
@@ -35,20 +35,8 @@ class Sample:
     labels: np.ndarray  # uint8, H×W: layer index or IGNORE
 
 
-def _open_png(data: bytes, source: str, mode: str, max_pixels: int) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > max_pixels:
-                raise InputError(
-                    source,
-                    f"image is {image.width}x{image.height}, over the limit of {max_pixels} pixels",
-                )
-            return np.asarray(image.convert(mode))
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise InputError(source, f"not a readable PNG ({exc})") from None
+def _read(path: str | Path, mode: str, max_pixels: int, data: bytes | None = None) -> np.ndarray:
+    return np.asarray(read_image(path, mode, max_pixels, data))
 
 
 def _combine(
@@ -88,7 +76,7 @@ def read_pixeljs_zip(path: Path, max_pixels: int) -> tuple[Sample, int]:
         try:
 
             def read(member: str, mode: str) -> np.ndarray:
-                return _open_png(archive.read(names[member]), f"{path}:{member}", mode, max_pixels)
+                return _read(f"{path}:{member}", mode, max_pixels, archive.read(names[member]))
 
             image = read("Image.png", "L")
             layers = [read(name, "RGBA")[..., 3] for _, name in numbered]
@@ -100,19 +88,13 @@ def read_pixeljs_zip(path: Path, max_pixels: int) -> tuple[Sample, int]:
 
 def read_layer_folder(root: Path, stem: str, layers: list[str], max_pixels: int) -> Sample:
     """``root/images/<stem>.png`` with ``root/layers/<stem>/<layer>.png`` (quire synth)."""
-
-    def read(path: Path, mode: str) -> np.ndarray:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(path, f"cannot read ({exc.strerror})") from None
-        return _open_png(data, str(path), mode, max_pixels)
-
     image_path = next((p for p in sorted((root / "images").glob(f"{stem}.*"))), None)
     if image_path is None:
         raise InputError(root / "images" / stem, "no image for these layers")
-    image = read(image_path, "L")
-    alphas = [read(root / "layers" / stem / f"{name}.png", "RGBA")[..., 3] for name in layers]
+    image = _read(image_path, "L", max_pixels)
+    alphas = [
+        _read(root / "layers" / stem / f"{name}.png", "RGBA", max_pixels)[..., 3] for name in layers
+    ]
     return _combine(str(image_path), image, alphas, None)
 
 

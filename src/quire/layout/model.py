@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -72,35 +72,16 @@ class UNet(nn.Module):
 
 class LayoutNet(nn.Module):
     """The UNet at working resolution ``scale``, its logits brought back to page size and
-    refined at full resolution by a head that also sees the page itself, so that thin
-    strokes (staff lines) keep their full-resolution edges.
-
-    The head is one 3×3 convolution (``refine`` 0) or a 3×3 convolution to ``refine``
-    hidden channels, a ReLU and a 1×1 convolution back to the classes.
-    """
+    refined by one full-resolution convolution that also sees the page itself, so that
+    thin strokes (staff lines) keep their full-resolution position."""
 
     def __init__(
-        self,
-        classes: int,
-        depth: int = 4,
-        width: int = 8,
-        norm: str = "batch",
-        scale: float = 0.5,
-        refine: int = 8,
+        self, classes: int, depth: int = 4, width: int = 8, norm: str = "batch", scale: float = 0.5
     ) -> None:
         super().__init__()
         self.scale = scale
-        self.refine_channels = refine
         self.unet = UNet(classes, depth, width, norm)
-        self.refine: nn.Module = (
-            nn.Sequential(
-                nn.Conv2d(classes + 1, refine, 3, padding=1),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(refine, classes, 1),
-            )
-            if refine
-            else nn.Conv2d(classes + 1, classes, 3, padding=1)
-        )
+        self.refine = nn.Conv2d(classes + 1, classes, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: N×1×H×W ink in 0…1 (1 = black); returns N×classes×H×W logits."""
@@ -115,13 +96,6 @@ class LayoutNet(nn.Module):
                 logits, size=x.shape[-2:], mode="bilinear", align_corners=False
             )
         return logits + self.refine(torch.cat([logits, x], dim=1))
-
-
-def net_from_architecture(classes: int, arch: dict[str, Any]) -> LayoutNet:
-    """The network a model.json ``architecture`` describes (models without ``refine``: 0)."""
-    return LayoutNet(
-        classes, arch["depth"], arch["width"], arch["norm"], arch["scale"], arch.get("refine", 0)
-    )
 
 
 def to_input(gray: np.ndarray) -> torch.Tensor:

@@ -48,18 +48,16 @@ def load_layout_model(path: Path, device: str = "auto") -> LayoutModel:
     """Load a layout model directory onto ``device``."""
     import torch
 
-    from quire.layout.model import net_from_architecture
+    from quire.layout.model import LayoutNet
     from quire.models import pick_device
 
     state, meta = load_model(path, "layout")
     try:
-        arch, layers = meta["architecture"], meta["layers"]
+        arch = meta["architecture"]
+        layers = meta["layers"]
     except KeyError as exc:
         raise InputError(path / "model.json", f"lacks {exc}") from None
-    try:
-        net = net_from_architecture(len(layers), arch)
-    except KeyError as exc:
-        raise InputError(path / "model.json", f"architecture lacks {exc}") from None
+    net = LayoutNet(len(layers), arch["depth"], arch["width"], arch["norm"], arch["scale"])
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:
