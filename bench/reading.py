@@ -6,9 +6,11 @@ from pathlib import Path
 
 
 def _load(model, paths: list[Path]) -> list:
+    from quire.config import RecognizePredictConfig
     from quire.recognize.data import load_line
 
-    return [load_line(path, model.net.height, 8000) for path in paths]
+    width = RecognizePredictConfig().max_width
+    return [load_line(path, model.net.height, width) for path in paths]
 
 
 def read_listed(model, listing: Path) -> list[tuple[str, str]]:

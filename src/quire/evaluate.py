@@ -252,7 +252,7 @@ def page_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[st
                 true_lines,
                 threshold,
             )
-            read = true_lines and any(a or b for a, b in pairs)
+            read = bool(true_lines) and any(a or b for a, b in pairs)
             if read:  # else no true line of this kind, or no line read at all
                 pooled[kind] += pairs
             per_page[stem][kind] = error_rates(pairs, symbols)["ser"] if read else None
