@@ -2,8 +2,9 @@
 runner) on held-out generated music pages: pages per minute and peak memory for 10,
 30 and 100 pages, and the staff SER / text CER of every page against its truth.
 
-Peak memory is bounded by a recognizer's chunk of lines (4 batches), so it rises
-until a run has that many lines of each kind (about 30 pages) and stays flat after."""
+Peak memory is bounded by a recognizer's chunk of lines (4 batches) and by the
+columns of one batch (`recognize-predict` `batch_columns`), so it rises until a run
+has a full batch of its widest lines and stays flat after, whatever the lines."""
 
 from __future__ import annotations
 

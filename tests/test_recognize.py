@@ -193,6 +193,16 @@ def test_specs_and_presets():
         Recognizer("[1,4,0,1 Mp2,2 Mp2,2 Mp2,2]", 5)
 
 
+def test_prediction_batches_keep_under_the_column_budget():
+    from quire.recognize.data import width_batches
+
+    widths = [10, 50, 20, 400, 30, 25]
+    batches = list(width_batches(widths, 4, max_columns=100))
+    assert batches == [[0, 2, 5], [4, 1], [3]]  # a fourth line of 30 would make 120 columns
+    assert sorted(i for batch in batches for i in batch) == list(range(len(widths)))
+    assert list(width_batches(widths, 4)) == [[0, 2, 5, 4], [1, 3]]
+
+
 def test_error_rates_definitions():
     report = error_rates([("abd ef", "abc ef"), ("x", "x")], "text")
     assert report["cer"] == pytest.approx(1 / 7) and report["ser"] == report["cer"]

@@ -351,6 +351,12 @@ class RecognizePredictConfig(StageConfig):
     section: ClassVar[str] = "recognize-predict"
 
     batch_size: int = Field(16, ge=1, description="Lines per forward pass.")
+    batch_columns: int = Field(
+        24000,
+        ge=16,
+        description="Most columns per forward pass (lines × the widest, at the model's "
+        "height): bounds memory on wide lines; a line wider than this goes alone.",
+    )
     decoder: Literal["greedy", "beam"] = Field("greedy", description="CTC decoding.")
     beam_width: int = Field(10, ge=1, description="Beam decoding: prefixes kept.")
     token_confidences: bool = Field(

@@ -51,13 +51,27 @@ def to_batch(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def width_batches(
-    widths: list[int], batch_size: int, rng: random.Random | None = None
+    widths: list[int],
+    batch_size: int,
+    rng: random.Random | None = None,
+    max_columns: int | None = None,
 ) -> Iterator[list[int]]:
-    """Indices in batches of similar width; shuffled (groups, then batches) when ``rng``."""
+    """Indices in batches of similar width; shuffled (groups, then batches) when ``rng``.
+
+    Unshuffled batches, narrowest first, also close before lines × the widest line
+    would pass ``max_columns`` (a line wider than that is a batch of its own).
+    """
     order = list(range(len(widths)))
     if rng is None:
-        order.sort(key=lambda i: widths[i])
-        yield from (order[i : i + batch_size] for i in range(0, len(order), batch_size))
+        batch: list[int] = []
+        for i in sorted(order, key=lambda i: widths[i]):
+            wide = max_columns is not None and (len(batch) + 1) * widths[i] > max_columns
+            if batch and (len(batch) == batch_size or wide):
+                yield batch
+                batch = []
+            batch.append(i)
+        if batch:
+            yield batch
         return
     rng.shuffle(order)
     group = batch_size * BUCKET_BATCHES

@@ -1,8 +1,9 @@
 """quire recognize predict: snippets → ``results.tsv`` (``path<TAB>confidence<TAB>text``).
 
 Snippets are read in chunks, sorted by width within a chunk and recognized in
-batches of similar width, so little of a batch is padding and memory stays
-bounded however long the list is. Results keep the order of the input.
+batches of similar width and at most ``batch_columns`` columns, so little of a
+batch is padding and memory stays bounded however long the list is and however
+wide its lines. Results keep the order of the input.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def recognize(
     """The reading of every line, in the given order."""
     widths = [image.shape[1] for image in images]
     out: list[Reading] = [Reading("", 0.0, [], [])] * len(images)
-    for batch in width_batches(widths, config.batch_size):
+    for batch in width_batches(widths, config.batch_size, max_columns=config.batch_columns):
         for index, logp in zip(
             batch, log_probs(model.net, [images[i] for i in batch], model.device), strict=True
         ):

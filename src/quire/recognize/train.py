@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from quire.batch import BatchResult, progress, run_batch
-from quire.config import RecognizeTrainConfig
+from quire.config import RecognizePredictConfig, RecognizeTrainConfig
 from quire.distributed import Distributed
 from quire.errors import InputError, QuireError
 from quire.lists import Entry, read_list
@@ -241,7 +241,8 @@ def validate(net: Recognizer, lines: Lines, vocabulary: Vocabulary, device: Any)
     was_training = net.training
     net.eval()
     found: list[str] = [""] * len(lines.images)
-    for batch in width_batches(lines.widths, 32):
+    batching = RecognizePredictConfig()  # batches as prediction forms them
+    for batch in width_batches(lines.widths, batching.batch_size, None, batching.batch_columns):
         for i, logp in zip(
             batch, log_probs(net, [lines.images[i] for i in batch], device), strict=True
         ):
