@@ -128,6 +128,22 @@ def test_vocabulary_symbols_round_trip():
     assert Vocabulary.from_json(json.loads(json.dumps(vocabulary.to_json()))) == vocabulary
 
 
+def test_music_models_name_notes_by_their_place_on_the_staff():
+    # the same place on the staff is the same symbol whatever the clef: the bass
+    # clef's top line (A) and the alto clef's middle line (c) read as a G2 staff's
+    bass = "*clefF4 *k[b-e-a-] 4·A·- 8·B·- = 2·C·# *clefC3 4·c 4·r =="
+    tokens = symbols(bass, "bekern", positions=True)
+    assert tokens[:9] == ["*clefF4", "b-", "e-", "a-", "4", "ff", "8", "gg", "="]
+    assert tokens[9:] == ["2", "a", "#", "*clefC3", "4", "b", "4", "r", "=="]
+    assert join(tokens, "bekern", positions=True) == bass
+    vocabulary = Vocabulary.from_texts([bass], "bekern", "NFC")
+    assert vocabulary.positions and vocabulary.text(vocabulary.encode(bass)[0]) == bass
+    # a vocabulary saved before places were read decodes notes as sounding
+    old = {key: value for key, value in vocabulary.to_json().items() if key != "positions"}
+    assert not Vocabulary.from_json(old).positions
+    assert join(["*clefF4", "4A"], "kern") == "*clefF4 4A"
+
+
 def test_lists_take_weights_and_resolve_paths(tmp_path):
     from quire.lists import read_list
 

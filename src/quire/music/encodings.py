@@ -275,6 +275,43 @@ def from_semantic(text: str) -> str:
     return " ".join(out)
 
 
+def _clef_shift(clef: str) -> int:
+    """Diatonic steps from a note under ``clef`` to the note at the same place under G2
+    (0 for a clef not in the table)."""
+    if clef not in _CLEF_BOTTOM:
+        return 0
+    return -_steps(*_CLEF_BOTTOM[clef], "G2")
+
+
+def _move_pitches(text: str, direction: int) -> str:
+    clef, out = "G2", []
+    for token in text.split():
+        if token.startswith("*clef"):
+            clef = token[5:]
+        shift = direction * _clef_shift(clef)
+        note = _NOTE.match(token) if shift else None
+        if note is None or note["pitch"] == "r":
+            out.append(token)
+            continue
+        step, octave = _pitch(note["pitch"])
+        place = octave * 7 + _STEPS.index(step) + shift
+        pitch = _kern_pitch(_STEPS[place % 7], place // 7)
+        out.append(token[: note.start("pitch")] + pitch + token[note.end("pitch") :])
+    return " ".join(out)
+
+
+def to_treble_places(text: str) -> str:
+    """Kern staff text with every note renamed to the note at the same place on the
+    staff under a G2 clef: what a reader sees without the clef (notes of C3 ``c`` and of
+    F4 ``A`` sit where a G2 ``b`` and ``f`` would)."""
+    return _move_pitches(text, 1)
+
+
+def from_treble_places(text: str) -> str:
+    """Inverse of :func:`to_treble_places`: each note named under its own clef again."""
+    return _move_pitches(text, -1)
+
+
 def to_kern(text: str, encoding: str) -> str:
     """One-line kern staff text from ``encoding`` (agnostic has no pitches: refused)."""
     if encoding == "kern":
@@ -293,4 +330,12 @@ _ENCODERS: dict[str, Callable[[str], str]] = {
     "agnostic": to_agnostic,
 }
 
-__all__ = ["CHORD_SEPARATOR", "ENCODINGS", "encode", "from_semantic", "to_kern"]
+__all__ = [
+    "CHORD_SEPARATOR",
+    "ENCODINGS",
+    "encode",
+    "from_semantic",
+    "from_treble_places",
+    "to_kern",
+    "to_treble_places",
+]

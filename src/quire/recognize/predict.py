@@ -22,7 +22,7 @@ from quire.io import IMAGE_SUFFIXES, atomic_write_text
 from quire.lists import read_list
 from quire.recognize import decode
 from quire.recognize.data import load_line, to_batch, width_batches
-from quire.recognize.vocabulary import Vocabulary, join
+from quire.recognize.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     import torch
@@ -96,7 +96,7 @@ def recognize(
             else:
                 labels, path = decode.greedy_aligned(logp)
             confidence, per_symbol = decode.confidences(logp, labels, path)
-            text = join(model.vocabulary.decode(labels), model.vocabulary.encoding)
+            text = model.vocabulary.text(labels)
             out[index] = Reading(text, confidence, per_symbol, decode.spans(path, len(labels)))
     return out
 

@@ -236,7 +236,6 @@ def validate(net: Recognizer, lines: Lines, vocabulary: Vocabulary, device: Any)
     from quire.evaluate import error_rates
     from quire.recognize.decode import greedy
     from quire.recognize.predict import log_probs
-    from quire.recognize.vocabulary import join
 
     was_training = net.training
     net.eval()
@@ -246,7 +245,7 @@ def validate(net: Recognizer, lines: Lines, vocabulary: Vocabulary, device: Any)
         for i, logp in zip(
             batch, log_probs(net, [lines.images[i] for i in batch], device), strict=True
         ):
-            found[i] = join(vocabulary.decode(greedy(logp)), vocabulary.encoding)
+            found[i] = vocabulary.text(greedy(logp))
     net.train(was_training)
     pairs = list(zip(found, lines.texts, strict=True))
     return error_rates(pairs, vocabulary.encoding, vocabulary.normalization)

@@ -13,7 +13,12 @@ kern and bekern models read accidentals as printed (:mod:`quire.music.accidental
 a note's accidental is a symbol only where one is engraved, and :func:`join`
 spells the key signature's and the measure's accidentals out again. They read a key
 signature as it is engraved too, one symbol per accidental (``*k[b-e-]`` is ``b-``
-``e-``; ``*k[]`` stays one symbol): a run of them joins into one key signature.
+``e-``; ``*k[]`` stays one symbol): a run of them joins into one key signature. And
+they name each note by its place on the staff, as it would be named under a G2 clef
+(:func:`quire.music.encodings.to_treble_places`), so that a note head's symbol does
+not depend on a clef read hundreds of pixels to its left; :func:`join` names the notes
+under their clef again. Models trained before this read pitches as sounding
+(``positions`` false in their vocabulary) and decode as before.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from quire.music.accidentals import KEY_ACCIDENTAL, to_printed, to_sounding
-from quire.music.encodings import encode, to_kern
+from quire.music.encodings import encode, from_treble_places, to_kern, to_treble_places
 from quire.music.kern import CHORD_SEPARATOR, KernError
 from quire.music.score import check_token
 
@@ -55,11 +60,13 @@ def units(text: str, encoding: str, form: str = "NFC") -> list[str]:
     return text.split()
 
 
-def symbols(text: str, encoding: str, form: str = "NFC") -> list[str]:
-    """The symbols a model of ``encoding`` reads in a transcription."""
+def symbols(text: str, encoding: str, form: str = "NFC", positions: bool = False) -> list[str]:
+    """The symbols a model of ``encoding`` reads in a transcription (notes named by
+    their place on the staff when ``positions``)."""
     if encoding not in _PRINTED:
         return units(text, encoding, form)
-    text = encode(to_printed(to_kern(text, encoding)), encoding)
+    kern = to_printed(to_kern(text, encoding))
+    text = encode(to_treble_places(kern) if positions else kern, encoding)
     return [symbol for unit in units(text, encoding, form) for symbol in _key_symbols(unit)]
 
 
@@ -69,15 +76,15 @@ def _key_symbols(unit: str) -> list[str]:
     return KEY_ACCIDENTAL.findall(key[1]) if key else [unit]
 
 
-def join(tokens: list[str], encoding: str) -> str:
+def join(tokens: list[str], encoding: str, positions: bool = False) -> str:
     """Inverse of :func:`symbols`: the transcription text of ``tokens``."""
     if encoding == TEXT:
         return "".join(tokens)
     if encoding not in _PRINTED:
         return " ".join(tokens)
     tokens = _join_keys(tokens)
-    text = _join_pieces(tokens) if encoding == "bekern" else " ".join(tokens)
-    return encode(to_sounding(to_kern(text, encoding)), encoding)
+    kern = to_kern(_join_pieces(tokens) if encoding == "bekern" else " ".join(tokens), encoding)
+    return encode(to_sounding(from_treble_places(kern) if positions else kern), encoding)
 
 
 def _join_keys(tokens: list[str]) -> list[str]:
@@ -133,13 +140,17 @@ class Vocabulary:
     encoding: str
     tokens: tuple[str, ...]
     normalization: str = "NFC"
+    positions: bool = False  # kern and bekern: notes named by their place on the staff
 
     @classmethod
     def from_texts(cls, texts: list[str], encoding: str, normalization: str) -> Vocabulary:
         """Every symbol of ``texts``, most frequent first (ties in code-point order)."""
-        counts = Counter(s for text in texts for s in symbols(text, encoding, normalization))
+        positions = encoding in _PRINTED
+        counts = Counter(
+            s for text in texts for s in symbols(text, encoding, normalization, positions)
+        )
         ordered = sorted(counts, key=lambda s: (-counts[s], s))
-        return cls(encoding, tuple(ordered), normalization)
+        return cls(encoding, tuple(ordered), normalization, positions)
 
     @property
     def size(self) -> int:
@@ -150,7 +161,7 @@ class Vocabulary:
         """Indices (1-based) of the known symbols of ``text``, and its unknown symbols."""
         index = self.index
         known, unknown = [], []
-        for symbol in symbols(text, self.encoding, self.normalization):
+        for symbol in symbols(text, self.encoding, self.normalization, self.positions):
             if symbol in index:
                 known.append(index[symbol])
             else:
@@ -159,6 +170,10 @@ class Vocabulary:
 
     def decode(self, indices: list[int]) -> list[str]:
         return [self.tokens[i - 1] for i in indices]
+
+    def text(self, indices: list[int]) -> str:
+        """The transcription text of output indices (see :func:`join`)."""
+        return join(self.decode(indices), self.encoding, self.positions)
 
     @functools.cached_property
     def index(self) -> dict[str, int]:
@@ -169,12 +184,18 @@ class Vocabulary:
         return {
             "encoding": self.encoding,
             "normalization": self.normalization,
+            "positions": self.positions,
             "tokens": list(self.tokens),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Vocabulary:
-        return cls(str(data["encoding"]), tuple(data["tokens"]), str(data["normalization"]))
+        return cls(
+            str(data["encoding"]),
+            tuple(data["tokens"]),
+            str(data["normalization"]),
+            bool(data.get("positions", False)),
+        )
 
 
 def unknown_report(unknown: Counter[str], lines: int, limit: int = 8) -> str:
