@@ -284,11 +284,10 @@ def _clef_shift(clef: str) -> int:
 
 
 def _move_pitches(text: str, direction: int) -> str:
-    clef, out = "G2", []
+    shift, out = 0, []  # G2 until a clef says otherwise
     for token in text.split():
         if token.startswith("*clef"):
-            clef = token[5:]
-        shift = direction * _clef_shift(clef)
+            shift = direction * _clef_shift(token[5:])
         note = _NOTE.match(token) if shift else None
         if note is None or note["pitch"] == "r":
             out.append(token)

@@ -241,7 +241,8 @@ def validate(net: Recognizer, lines: Lines, vocabulary: Vocabulary, device: Any)
     net.eval()
     found: list[str] = [""] * len(lines.images)
     batching = RecognizePredictConfig()  # batches as prediction forms them
-    for batch in width_batches(lines.widths, batching.batch_size, None, batching.batch_columns):
+    batches = width_batches(lines.widths, batching.batch_size, max_columns=batching.batch_columns)
+    for batch in batches:
         for i, logp in zip(
             batch, log_probs(net, [lines.images[i] for i in batch], device), strict=True
         ):
