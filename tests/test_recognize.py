@@ -144,6 +144,21 @@ def test_music_models_name_notes_by_their_place_on_the_staff():
     assert join(["*clefF4", "4A"], "kern") == "*clefF4 4A"
 
 
+def test_bekern_models_read_a_tie_where_it_is_engraved():
+    # a tie's arc starts right of its note head: its [ is read after the note's pieces
+    tied = "*clefG2 [·4·c·# 8·d·L = [·8·d·J 4·d·] =="
+    tokens = symbols(tied, "bekern", openers_last=True)
+    assert tokens == ["*clefG2", *"4c#[", *"8dL", "=", *"8dJ[", "4", "d", "]", "=="]
+    assert join(tokens, "bekern", openers_last=True) == tied
+    assert join(["[", "4", "c", "=", "4", "c"], "bekern", openers_last=True) == "[·4·c = 4·c"
+    vocabulary = Vocabulary.from_texts([tied], "bekern", "NFC")
+    assert vocabulary.openers_last and vocabulary.text(vocabulary.encode(tied)[0]) == tied
+    # kern reads whole tokens; a vocabulary saved before reads openers first
+    assert not Vocabulary.from_texts([tied.replace("·", "")], "kern", "NFC").openers_last
+    old = {key: value for key, value in vocabulary.to_json().items() if key != "openers_last"}
+    assert not Vocabulary.from_json(old).openers_last
+
+
 def test_lists_take_weights_and_resolve_paths(tmp_path):
     from quire.lists import read_list
 

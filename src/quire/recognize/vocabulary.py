@@ -18,7 +18,10 @@ they name each note by its place on the staff, as it would be named under a G2 c
 (:func:`quire.music.encodings.to_treble_places`), so that a note head's symbol does
 not depend on a clef read hundreds of pixels to its left; :func:`join` names the notes
 under their clef again. Models trained before this read pitches as sounding
-(``positions`` false in their vocabulary) and decode as before.
+(``positions`` false in their vocabulary) and decode as before. A bekern model reads
+a note's opening marks (the tie's ``[``) after its other pieces, where the tie is
+engraved: to the right of its note head (``openers_last``; older models read them
+first, as bekern writes them).
 """
 
 from __future__ import annotations
@@ -60,14 +63,30 @@ def units(text: str, encoding: str, form: str = "NFC") -> list[str]:
     return text.split()
 
 
-def symbols(text: str, encoding: str, form: str = "NFC", positions: bool = False) -> list[str]:
+def symbols(
+    text: str,
+    encoding: str,
+    form: str = "NFC",
+    positions: bool = False,
+    openers_last: bool = False,
+) -> list[str]:
     """The symbols a model of ``encoding`` reads in a transcription (notes named by
-    their place on the staff when ``positions``)."""
+    their place on the staff when ``positions``; in bekern, a note's opening marks
+    after its other pieces when ``openers_last``)."""
     if encoding not in _PRINTED:
         return units(text, encoding, form)
     kern = to_printed(to_kern(text, encoding))
     text = encode(to_treble_places(kern) if positions else kern, encoding)
+    if openers_last:
+        text = " ".join(JOINER.join(_move_openers(t.split(JOINER), True)) for t in text.split())
     return [symbol for unit in units(text, encoding, form) for symbol in _key_symbols(unit)]
+
+
+def _move_openers(pieces: list[str], last: bool) -> list[str]:
+    """A note's pieces with its opening marks after (``last``) or before the others."""
+    openers = [piece for piece in pieces if piece in _OPENERS]
+    others = [piece for piece in pieces if piece not in _OPENERS]
+    return others + openers if last else openers + others
 
 
 def _key_symbols(unit: str) -> list[str]:
@@ -76,14 +95,17 @@ def _key_symbols(unit: str) -> list[str]:
     return KEY_ACCIDENTAL.findall(key[1]) if key else [unit]
 
 
-def join(tokens: list[str], encoding: str, positions: bool = False) -> str:
+def join(
+    tokens: list[str], encoding: str, positions: bool = False, openers_last: bool = False
+) -> str:
     """Inverse of :func:`symbols`: the transcription text of ``tokens``."""
     if encoding == TEXT:
         return "".join(tokens)
     if encoding not in _PRINTED:
         return " ".join(tokens)
     tokens = _join_keys(tokens)
-    kern = to_kern(_join_pieces(tokens) if encoding == "bekern" else " ".join(tokens), encoding)
+    text = _join_pieces(tokens, openers_last) if encoding == "bekern" else " ".join(tokens)
+    kern = to_kern(text, encoding)
     return encode(to_sounding(from_treble_places(kern) if positions else kern), encoding)
 
 
@@ -97,19 +119,22 @@ def _join_keys(tokens: list[str]) -> list[str]:
     return joined
 
 
-def _join_pieces(tokens: list[str]) -> str:
-    """Bekern text from its pieces: a note starts at its duration or an opening mark."""
+def _join_pieces(tokens: list[str], openers_last: bool = False) -> str:
+    """Bekern text from its pieces: a note starts at its duration, or at an opening
+    mark unless those come last."""
     notes: list[list[str]] = []
     taking = False  # whether the last note takes more pieces
     for token in tokens:
+        starts = bool(_DURATION.match(token)) or (token in _OPENERS and not openers_last)
         if token.startswith(_ALONE) or token == CHORD_SEPARATOR:
             notes.append([token])
             taking = False
-        elif taking and not (_starts_note(token) and not _only_openers(notes[-1])):
+        elif taking and not (starts and not _only_openers(notes[-1])):
             notes[-1].append(token)
         else:
             notes.append([token])
             taking = True
+    notes = [_move_openers(note, False) for note in notes]
     return " ".join(JOINER.join(note) for note in notes if _makes_a_token(note))
 
 
@@ -125,10 +150,6 @@ def _makes_a_token(pieces: list[str]) -> bool:
     return True
 
 
-def _starts_note(piece: str) -> bool:
-    return piece in _OPENERS or bool(_DURATION.match(piece))
-
-
 def _only_openers(pieces: list[str]) -> bool:
     return all(piece in _OPENERS for piece in pieces)
 
@@ -141,16 +162,19 @@ class Vocabulary:
     tokens: tuple[str, ...]
     normalization: str = "NFC"
     positions: bool = False  # kern and bekern: notes named by their place on the staff
+    openers_last: bool = False  # bekern: a note's opening marks after its other pieces
 
     @classmethod
     def from_texts(cls, texts: list[str], encoding: str, normalization: str) -> Vocabulary:
         """Every symbol of ``texts``, most frequent first (ties in code-point order)."""
-        positions = encoding in _PRINTED
+        positions, openers_last = encoding in _PRINTED, encoding == "bekern"
         counts = Counter(
-            s for text in texts for s in symbols(text, encoding, normalization, positions)
+            s
+            for text in texts
+            for s in symbols(text, encoding, normalization, positions, openers_last)
         )
         ordered = sorted(counts, key=lambda s: (-counts[s], s))
-        return cls(encoding, tuple(ordered), normalization, positions)
+        return cls(encoding, tuple(ordered), normalization, positions, openers_last)
 
     @property
     def size(self) -> int:
@@ -161,7 +185,8 @@ class Vocabulary:
         """Indices (1-based) of the known symbols of ``text``, and its unknown symbols."""
         index = self.index
         known, unknown = [], []
-        for symbol in symbols(text, self.encoding, self.normalization, self.positions):
+        read = symbols(text, self.encoding, self.normalization, self.positions, self.openers_last)
+        for symbol in read:
             if symbol in index:
                 known.append(index[symbol])
             else:
@@ -173,7 +198,7 @@ class Vocabulary:
 
     def text(self, indices: list[int]) -> str:
         """The transcription text of output indices (see :func:`join`)."""
-        return join(self.decode(indices), self.encoding, self.positions)
+        return join(self.decode(indices), self.encoding, self.positions, self.openers_last)
 
     @functools.cached_property
     def index(self) -> dict[str, int]:
@@ -185,6 +210,7 @@ class Vocabulary:
             "encoding": self.encoding,
             "normalization": self.normalization,
             "positions": self.positions,
+            "openers_last": self.openers_last,
             "tokens": list(self.tokens),
         }
 
@@ -195,6 +221,7 @@ class Vocabulary:
             tuple(data["tokens"]),
             str(data["normalization"]),
             bool(data.get("positions", False)),
+            bool(data.get("openers_last", False)),
         )
 
 
