@@ -171,7 +171,9 @@ class Vocabulary:
         counts = Counter(
             s
             for text in texts
-            for s in symbols(text, encoding, normalization, positions, openers_last)
+            for s in symbols(
+                text, encoding, normalization, positions=positions, openers_last=openers_last
+            )
         )
         ordered = sorted(counts, key=lambda s: (-counts[s], s))
         return cls(encoding, tuple(ordered), normalization, positions, openers_last)
@@ -185,7 +187,13 @@ class Vocabulary:
         """Indices (1-based) of the known symbols of ``text``, and its unknown symbols."""
         index = self.index
         known, unknown = [], []
-        read = symbols(text, self.encoding, self.normalization, self.positions, self.openers_last)
+        read = symbols(
+            text,
+            self.encoding,
+            self.normalization,
+            positions=self.positions,
+            openers_last=self.openers_last,
+        )
         for symbol in read:
             if symbol in index:
                 known.append(index[symbol])
@@ -198,7 +206,12 @@ class Vocabulary:
 
     def text(self, indices: list[int]) -> str:
         """The transcription text of output indices (see :func:`join`)."""
-        return join(self.decode(indices), self.encoding, self.positions, self.openers_last)
+        return join(
+            self.decode(indices),
+            self.encoding,
+            positions=self.positions,
+            openers_last=self.openers_last,
+        )
 
     @functools.cached_property
     def index(self) -> dict[str, int]:
