@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from quire.errors import InputError
-from quire.io import atomic_open, atomic_write_text, list_images, read_image
+from quire.io import atomic_open, atomic_write_text, interrupts_held, list_images, read_image
 from tests.conftest import make_scan
 
 
@@ -34,3 +34,15 @@ def test_a_broken_link_among_the_images_is_listed_and_named_when_read(tmp_path):
     assert read_image(first).size == (320, 240)
     with pytest.raises(InputError, match=r"page-002\.png: broken link to .*moved/page-002\.png"):
         read_image(broken)
+
+
+def test_ctrl_c_waits_for_the_file_being_written(tmp_path):
+    import signal
+
+    target = tmp_path / "state.bin"
+    with pytest.raises(KeyboardInterrupt), interrupts_held(), atomic_open(target) as handle:
+        handle.write(b"first half ")
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C in the middle of the write
+        handle.write(b"second half")
+    assert target.read_bytes() == b"first half second half"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quire.errors import InputError, QuireError
-from quire.io import umask
+from quire.io import interrupts_held, umask
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,26 +78,26 @@ def save_model(path: Path, state: dict[str, torch.Tensor], meta: dict[str, Any])
 
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    try:
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in state.items()}, str(staging / WEIGHTS)
-        )
-        (staging / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        mask = umask()
-        staging.chmod(0o777 & ~mask)  # mkdtemp makes it private; a model is for sharing
-        for file in staging.iterdir():
-            file.chmod(0o666 & ~mask)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            path.replace(old)
-        staging.replace(path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with interrupts_held():
+        try:
+            weights = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+            save_file(weights, str(staging / WEIGHTS))
+            (staging / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+            mask = umask()
+            staging.chmod(0o777 & ~mask)  # mkdtemp makes it private; a model is for sharing
+            for file in staging.iterdir():
+                file.chmod(0o666 & ~mask)
+            old = None
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                path.replace(old)
+            staging.replace(path)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
 
 def read_meta(path: Path, kind: str) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def save_checkpoint(model_dir: Path, payload: dict[str, Any]) -> None:
     from quire.io import atomic_open
 
     model_dir.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(checkpoint_path(model_dir)) as handle:
+    with interrupts_held(), atomic_open(checkpoint_path(model_dir)) as handle:
         torch.save(payload, handle)
 
 
