@@ -24,16 +24,28 @@ def _clean_note(token: str) -> str | None:
     if " " in token or "q" in token.lower():
         return None
     kept = "".join(c for c in token if c in _KEEP)
-    kept = re.sub(r"L+", "L", re.sub(r"J+", "J", kept))
     match = _NOTE.match(kept)
     if not match or match[1] not in _DURATIONS:
         return None
     return kept
 
 
+def _outer_beam(token: str, depth: int) -> tuple[str, int]:
+    """The note with only its outermost beam's marks, and the beam depth after it.
+
+    Kern writes one ``L`` / ``J`` per beam level (``8aL 16aL 16ddJJ``); the page
+    engraves one group, written as the generator writes it (``8aL 16a 16ddJ``).
+    """
+    after = max(0, depth + token.count("L") - token.count("J"))
+    mark = "L" if depth == 0 and after > 0 else "J" if depth > 0 and after == 0 else ""
+    at = min((token.index(c) for c in "LJ" if c in token), default=len(token))
+    bare = token[:at] + token[at:].replace("L", "").replace("J", "")
+    return bare[:at] + mark + bare[at:], after
+
+
 def _reduce(humdrum: str, measures: int) -> str | None:
     """One-spine kern of the first ``measures`` measures, or None when unusable."""
-    out, bars = [], 0
+    out, bars, beams = [], 0, 0
     for line in humdrum.splitlines():
         if not line or line.startswith("!"):
             continue
@@ -61,6 +73,7 @@ def _reduce(humdrum: str, measures: int) -> str | None:
             note = _clean_note(token)
             if note is None:
                 return None
+            note, beams = _outer_beam(note, beams)
             out.append(note)
     if sum(1 for t in out if _NOTE.match(t)) < 8:
         return None

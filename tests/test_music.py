@@ -131,3 +131,13 @@ def test_held_out_melodies_end_on_one_final_barline(ending):
     assert reduced[-5:] == ["4d", "4f", "==", "*-", ""]
     truncated = _reduce(tune, measures=3).split("\n")
     assert truncated[-5:] == ["4c", "4e-", "==", "*-", ""]  # not "=3", then "=="
+
+
+def test_held_out_melodies_keep_one_beam_per_engraved_group():
+    from bench.melodies import _reduce
+
+    beat = "8a/L\n16a/L\n16dd/JJ\n16a/LL\n16f#/J\n16g/L\n16e/JJ\n"  # kern nests beam levels
+    tune = "**kern\n*clefG2\n*M2/4\n" + beat + "=1\n4f#\n8e/L\n8e/J\n" * 2 + "==\n*-\n"
+    reduced = _reduce(tune, measures=16).split("\n")
+    assert reduced[3:10] == ["8aL", "16a", "16ddJ", "16aL", "16f#", "16g", "16eJ"]
+    assert reduced[10:14] == ["=1", "4f#", "8eL", "8eJ"]

@@ -24,18 +24,23 @@ _RANGES = {
     "C3": (3 * 7 + 2, 4 * 7 + 6),
     "C4": (3 * 7 + 0, 4 * 7 + 4),
 }
-_METERS = ["2/4", "3/4", "4/4", "6/8", "3/8", "2/2", "9/8", "12/8"]
-# (kern duration, length in whole notes)
-_VALUES = [
-    ("1", Fraction(1)),
-    ("2.", Fraction(3, 4)),
-    ("2", Fraction(1, 2)),
-    ("4.", Fraction(3, 8)),
-    ("4", Fraction(1, 4)),
-    ("8.", Fraction(3, 16)),
-    ("8", Fraction(1, 8)),
-    ("16", Fraction(1, 16)),
+_METERS = ["2/4", "3/4", "4/4", "6/8", "3/8", "2/2", "9/8", "12/8", "3/2", "4/2", "6/4"]
+# Rhythmic figures (kern durations, length in whole notes) and their weights: 32nds
+# come in pairs or after a dotted 16th, as they do in printed melodies.
+_FIGURES = [
+    (("1",), Fraction(1), 1.0),
+    (("2.",), Fraction(3, 4), 1.0),
+    (("2",), Fraction(1, 2), 1.0),
+    (("4.",), Fraction(3, 8), 1.0),
+    (("4",), Fraction(1, 4), 1.0),
+    (("8.",), Fraction(3, 16), 1.0),
+    (("8",), Fraction(1, 8), 1.0),
+    (("16.", "32"), Fraction(1, 8), 0.15),
+    (("16",), Fraction(1, 16), 1.0),
+    (("32", "32"), Fraction(1, 16), 0.08),
 ]
+# Clefs of monophonic music, with the weight of each: C clefs often carry early music.
+_CLEFS = {"G2": 4, "F4": 2, "C1": 2, "C3": 2, "C4": 2}
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def generate_kern(seed: int, style: MusicStyle = MusicStyle()) -> str:
     if style.kind == "piano":
         clefs = ["F4", "G2"]
     else:
-        clefs = [rng.choices(["G2", "F4", "C1", "C3", "C4"], [6, 2, 1, 1, 1])[0]]
+        clefs = rng.choices(list(_CLEFS), list(_CLEFS.values()))
     spines = [_spine(rng, clef, meter, key, measures, style) for clef in clefs]
     header = [
         ["**kern"] * len(clefs),
@@ -92,46 +97,56 @@ def _spine(
         onset = Fraction(0)
         while onset < length:
             choices = [
-                (d, v)
-                for d, v in _VALUES
+                (f, v, w)
+                for f, v, w in _FIGURES
                 if v <= length - onset and (v >= beat or (onset % beat) + v <= beat)
             ]
-            duration, value = rng.choice(choices)
-            if tie_from is None and rng.random() < style.rest_chance:
-                token = f"{duration}r"
-            else:
-                if tie_from is not None:
-                    step = tie_from
+            figure, _, _ = rng.choices(choices, [w for _, _, w in choices])[0]
+            for duration in figure:
+                if tie_from is None and rng.random() < style.rest_chance:
+                    token = f"{duration}r"
                 else:
-                    position = min(
-                        high,
-                        max(
-                            low, position + rng.choice([-2, -1, -1, 0, 1, 1, 2, rng.randint(-5, 5)])
-                        ),
-                    )
-                    step = position
-                pitch = tie_pitch if tie_from is not None else _pitch(rng, step, key, style)
-                token = duration + pitch
-                if (
-                    chords
-                    and tie_from is None
-                    and rng.random() < style.chord_chance
-                    and step + 4 <= high
-                ):
-                    third = step + rng.choice([2, 4])
-                    token += " " + duration + _pitch(rng, third, key, style)
-                if tie_from is not None:
-                    token = _tie(token, "]")
-                    tie_from = None
-                elif (
-                    onset + value == length and rng.random() < style.tie_chance and " " not in token
-                ):
-                    token = _tie(token, "[")
-                    tie_from, tie_pitch = step, pitch
-            events.append((onset, token))
-            onset += value
+                    if tie_from is not None:
+                        step = tie_from
+                    else:
+                        position = min(
+                            high,
+                            max(
+                                low,
+                                position + rng.choice([-2, -1, -1, 0, 1, 1, 2, rng.randint(-5, 5)]),
+                            ),
+                        )
+                        step = position
+                    pitch = tie_pitch if tie_from is not None else _pitch(rng, step, key, style)
+                    token = duration + pitch
+                    if (
+                        chords
+                        and tie_from is None
+                        and rng.random() < style.chord_chance
+                        and step + 4 <= high
+                    ):
+                        third = step + rng.choice([2, 4])
+                        token += " " + duration + _pitch(rng, third, key, style)
+                    if tie_from is not None:
+                        token = _tie(token, "]")
+                        tie_from = None
+                    elif (
+                        onset + _length(duration) == length
+                        and rng.random() < style.tie_chance
+                        and " " not in token
+                    ):
+                        token = _tie(token, "[")
+                        tie_from, tie_pitch = step, pitch
+                events.append((onset, token))
+                onset += _length(duration)
         out.append(_beam(events, beat))
     return out
+
+
+def _length(duration: str) -> Fraction:
+    """Length in whole notes of a kern duration with dots (``16.`` is 3/32)."""
+    dots = duration.count(".")
+    return Fraction(1, int(duration.rstrip("."))) * (2 - Fraction(1, 2**dots))
 
 
 def _pitch(rng: random.Random, index: int, key: str, style: MusicStyle) -> str:
@@ -153,7 +168,7 @@ def _beam(events: list[tuple[Fraction, str]], beat: Fraction) -> list[tuple[Frac
     """Beam runs of two or more flagged notes inside one beat (kern L … J)."""
     groups: dict[Fraction, list[int]] = {}
     for i, (onset, token) in enumerate(events):
-        if token.split(" ")[0].lstrip("[").startswith(("8", "16")) and "r" not in token:
+        if token.split(" ")[0].lstrip("[").startswith(("8", "16", "32")) and "r" not in token:
             groups.setdefault(onset // beat, []).append(i)
     beamed = list(events)
     for members in groups.values():
