@@ -92,10 +92,10 @@ def test_music_ground_truth_is_valid_and_matches_the_rendering(clean_pages, vali
             ys = [y for _, y in line.coords]
             rows = staff[min(ys) : max(ys) + 1].any(axis=1)
             assert np.count_nonzero(np.diff(rows.astype(int)) == 1) + rows[0] == 5
-        # baselines lie on the bottom staff line
+        # baselines lie on the bottom staff line (where no symbol covers it)
         for line in staves(doc):
             (x0, y), (x1, _) = line.baseline[0], line.baseline[-1]
-            assert staff[y - 1 : y + 2, (x0 + x1) // 2].any()
+            assert staff[y - 1 : y + 2, x0:x1].any(axis=0).mean() > 0.8
         # layers are exclusive and reproduce the rendering's ink
         names = ("background", "staff", "symbols", "text")
         stack = np.stack([layer(clean_pages, stem, n) for n in names])

@@ -1,7 +1,7 @@
 """A procedural generator of plausible **kern: monophonic lines and piano music.
 
 Melodies move by steps and small leaps inside the clef's range; rhythms fill
-each measure exactly, with dotted values, rests, ties over the barline,
+each measure exactly, with dotted values, rests, ties (mostly over the barline),
 accidentals outside the key, beams per beat, and (for piano) chords.
 Everything is drawn from one ``random.Random(seed)``: the same seed gives the
 same music.
@@ -92,7 +92,7 @@ def _spine(
     beat = Fraction(3, 8) if denominator == 8 and numerator % 3 == 0 else Fraction(1, denominator)
     chords = style.kind == "piano" and rng.random() < style.chord_chance * 2
     out, tie_from, tie_pitch = [], None, ""  # a tie carries the pitch, accidental included
-    for _ in range(measures):
+    for number in range(measures):
         events: list[tuple[Fraction, str]] = []
         onset = Fraction(0)
         while onset < length:
@@ -130,10 +130,8 @@ def _spine(
                     if tie_from is not None:
                         token = _tie(token, "]")
                         tie_from = None
-                    elif (
-                        onset + _length(duration) == length
-                        and rng.random() < style.tie_chance
-                        and " " not in token
+                    elif " " not in token and rng.random() < _tie_chance(
+                        style, onset + _length(duration) == length, number == measures - 1
                     ):
                         token = _tie(token, "[")
                         tie_from, tie_pitch = step, pitch
@@ -141,6 +139,14 @@ def _spine(
                 onset += _length(duration)
         out.append(_beam(events, beat))
     return out
+
+
+def _tie_chance(style: MusicStyle, ends_measure: bool, last_measure: bool) -> float:
+    """Chance that a note opens a tie: mostly over the barline, a third as often
+    inside a measure, never on the piece's last note."""
+    if ends_measure:
+        return 0.0 if last_measure else style.tie_chance
+    return style.tie_chance / 3
 
 
 def _length(duration: str) -> Fraction:
