@@ -252,10 +252,12 @@ def test_create_train_data_script(music, tmp_path):
 
 
 def midi_notes(path_or_text: Path | str, fmt: str | None = None) -> set[tuple[float, int]]:
-    """(onset in quarters, MIDI pitch) of every note, ties joined, through music21."""
+    """(onset in quarters, MIDI pitch) of every note, ties joined, through music21
+    (MIDI read as written: music21 would round 32nds to 16ths and triplets)."""
     import music21
 
-    score = music21.converter.parse(path_or_text, format=fmt)
+    exact = {} if fmt else {"quantizePost": False}
+    score = music21.converter.parse(path_or_text, format=fmt, **exact)
     return {
         (float(note.offset), pitch.midi)
         for note in score.stripTies().flatten().notes
