@@ -39,7 +39,7 @@ def _outer_beam(token: str, depth: int) -> tuple[str, int]:
     after = max(0, depth + token.count("L") - token.count("J"))
     mark = "L" if depth == 0 and after > 0 else "J" if depth > 0 and after == 0 else ""
     at = min((token.index(c) for c in "LJ" if c in token), default=len(token))
-    bare = token[:at] + token[at:].replace("L", "").replace("J", "")
+    bare = token.replace("L", "").replace("J", "")
     return bare[:at] + mark + bare[at:], after
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quire.errors import InputError, QuireError
-from quire.io import interrupts_held, umask
+from quire.io import atomic_open, interrupts_held, umask
 
 if TYPE_CHECKING:
     import numpy as np
@@ -141,8 +141,6 @@ def checkpoint_path(model_dir: Path) -> Path:
 def save_checkpoint(model_dir: Path, payload: dict[str, Any]) -> None:
     """Write training state (tensors and plain values only) atomically."""
     import torch
-
-    from quire.io import atomic_open
 
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     with interrupts_held(), atomic_open(checkpoint_path(model_dir)) as handle:

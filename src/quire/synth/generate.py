@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass
 from fractions import Fraction
 
+from quire.music.score import duration
+
 _STEPS = "cdefgab"
 _SHARP_ORDER = "fcgdaeb"
 _FLAT_ORDER = "beadgcf"
@@ -25,19 +27,22 @@ _RANGES = {
     "C4": (3 * 7 + 0, 4 * 7 + 4),
 }
 _METERS = ["2/4", "3/4", "4/4", "6/8", "3/8", "2/2", "9/8", "12/8", "3/2", "4/2", "6/4"]
-# Rhythmic figures (kern durations, length in whole notes) and their weights: 32nds
-# come in pairs or after a dotted 16th, as they do in printed melodies.
+# Rhythmic figures (kern durations), their length in whole notes and their weight:
+# 32nds come in pairs or after a dotted 16th, as they do in printed melodies.
 _FIGURES = [
-    (("1",), Fraction(1), 1.0),
-    (("2.",), Fraction(3, 4), 1.0),
-    (("2",), Fraction(1, 2), 1.0),
-    (("4.",), Fraction(3, 8), 1.0),
-    (("4",), Fraction(1, 4), 1.0),
-    (("8.",), Fraction(3, 16), 1.0),
-    (("8",), Fraction(1, 8), 1.0),
-    (("16.", "32"), Fraction(1, 8), 0.15),
-    (("16",), Fraction(1, 16), 1.0),
-    (("32", "32"), Fraction(1, 16), 0.08),
+    (figure, sum(duration([value]) for value in figure), weight)
+    for figure, weight in [
+        (("1",), 1.0),
+        (("2.",), 1.0),
+        (("2",), 1.0),
+        (("4.",), 1.0),
+        (("4",), 1.0),
+        (("8.",), 1.0),
+        (("8",), 1.0),
+        (("16.", "32"), 0.15),
+        (("16",), 1.0),
+        (("32", "32"), 0.08),
+    ]
 ]
 # Clefs of monophonic music, with the weight of each: C clefs often carry early music.
 _CLEFS = {"G2": 4, "F4": 2, "C1": 2, "C3": 2, "C4": 2}
@@ -102,9 +107,10 @@ def _spine(
                 if v <= length - onset and (v >= beat or (onset % beat) + v <= beat)
             ]
             figure, _, _ = rng.choices(choices, [w for _, _, w in choices])[0]
-            for duration in figure:
+            for value in figure:
+                length_of_value = duration([value])
                 if tie_from is None and rng.random() < style.rest_chance:
-                    token = f"{duration}r"
+                    token = f"{value}r"
                 else:
                     if tie_from is not None:
                         step = tie_from
@@ -118,7 +124,7 @@ def _spine(
                         )
                         step = position
                     pitch = tie_pitch if tie_from is not None else _pitch(rng, step, key, style)
-                    token = duration + pitch
+                    token = value + pitch
                     if (
                         chords
                         and tie_from is None
@@ -126,17 +132,17 @@ def _spine(
                         and step + 4 <= high
                     ):
                         third = step + rng.choice([2, 4])
-                        token += " " + duration + _pitch(rng, third, key, style)
+                        token += " " + value + _pitch(rng, third, key, style)
                     if tie_from is not None:
                         token = _tie(token, "]")
                         tie_from = None
                     elif " " not in token and rng.random() < _tie_chance(
-                        style, onset + _length(duration) == length, number == measures - 1
+                        style, onset + length_of_value == length, number == measures - 1
                     ):
                         token = _tie(token, "[")
                         tie_from, tie_pitch = step, pitch
                 events.append((onset, token))
-                onset += _length(duration)
+                onset += length_of_value
         out.append(_beam(events, beat))
     return out
 
@@ -147,12 +153,6 @@ def _tie_chance(style: MusicStyle, ends_measure: bool, last_measure: bool) -> fl
     if ends_measure:
         return 0.0 if last_measure else style.tie_chance
     return style.tie_chance / 3
-
-
-def _length(duration: str) -> Fraction:
-    """Length in whole notes of a kern duration with dots (``16.`` is 3/32)."""
-    dots = duration.count(".")
-    return Fraction(1, int(duration.rstrip("."))) * (2 - Fraction(1, 2**dots))
 
 
 def _pitch(rng: random.Random, index: int, key: str, style: MusicStyle) -> str:
