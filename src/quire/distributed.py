@@ -92,8 +92,16 @@ class Distributed:
         dist.broadcast(flag, 0)
         return bool(flag.item())
 
-    def stop(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
+    def stop(self, completed: bool = False) -> None:
+        """Leave the process group (once: later calls do nothing). After a completed
+        run every process first waits for the others, so none leaves while a peer's
+        last messages are still on their way; a failed run leaves at once, since
+        the process that failed will not come."""
+        if self.world == 1:
+            return
+        import torch.distributed as dist
 
+        if dist.is_initialized():
+            if completed:
+                dist.barrier()
             dist.destroy_process_group()

@@ -326,6 +326,7 @@ def train_layout(
                         log.info("no improvement in %d validations: stopping", state["stale"])
                 if distributed.agree(stop, device):
                     break
+        distributed.stop(completed=True)
     except KeyboardInterrupt:
         keep_state()
         log.error("interrupted: state saved beside %s; continue with --resume", model_dir)

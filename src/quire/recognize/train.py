@@ -459,6 +459,7 @@ def train_recognizer(
                     log.info("no improvement in %d epochs: stopping", state["stale"])
             if distributed.agree(stop, device):
                 break
+        distributed.stop(completed=True)
     except KeyboardInterrupt:
         keep_state()
         log.error(
