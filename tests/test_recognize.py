@@ -215,6 +215,7 @@ def test_specs_and_presets():
     assert (default.height, primus.height) == (64, 128)
     assert int(default.output_lengths(torch.tensor(640))) == 320
     assert int(primus.output_lengths(torch.tensor(1280))) == 80
+    assert int(Recognizer(PRESETS["text"], 10).output_lengths(torch.tensor(640))) == 160
     logits, lengths = default(torch.zeros(2, 1, 64, 100), torch.tensor([100, 60]))
     assert logits.shape == (50, 2, 10) and lengths.tolist() == [50, 30]
     for bad, where in [("[1,16,0,1 Cr3,3]", "unknown layer"), ("Cr3,3,8", "must look like")]:
