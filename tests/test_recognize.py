@@ -367,3 +367,14 @@ def test_ddp_training_with_two_gloo_processes(lines, tmp_path):
     assert (model / "model.json").exists()
     state = torch.load(model.with_name("ddp.checkpoint.pt"), weights_only=True)["state"]
     assert (state["epoch"], state["step"]) == (2, 2)  # each process: 1 of the 2 batches an epoch
+
+
+def test_text_readings_leave_out_the_spaces_at_their_ends():
+    from quire.recognize.predict import _inner
+
+    text = Vocabulary.from_texts(["a b"], "text", "NFC")
+    labels, _ = text.encode(" a b  ")
+    assert text.text(labels[_inner(text, labels)]) == "a b"
+    assert _inner(text, text.encode("  ")[0]) == slice(0, 0)
+    kern = Vocabulary.from_texts(["4c 4d"], "kern", "NFC")
+    assert _inner(kern, kern.encode("4c 4d")[0]) == slice(0, 2)

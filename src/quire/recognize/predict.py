@@ -96,9 +96,24 @@ def recognize(
             else:
                 labels, path = decode.greedy_aligned(logp)
             confidence, per_symbol = decode.confidences(logp, labels, path)
-            text = model.vocabulary.text(labels)
-            out[index] = Reading(text, confidence, per_symbol, decode.spans(path, len(labels)))
+            kept = _inner(model.vocabulary, labels)
+            out[index] = Reading(
+                model.vocabulary.text(labels[kept]),
+                confidence,
+                per_symbol[kept],
+                decode.spans(path, len(labels))[kept],
+            )
     return out
+
+
+def _inner(vocabulary: Vocabulary, labels: list[int]) -> slice:
+    """The symbols of a reading without the spaces it starts or ends with (text only):
+    a line's ends are not text, and the frames read there depend on the padding of
+    the lines it was batched with."""
+    if vocabulary.encoding != "text":
+        return slice(0, len(labels))
+    words = [i for i, token in enumerate(vocabulary.decode(labels)) if not token.isspace()]
+    return slice(words[0], words[-1] + 1) if words else slice(0, 0)
 
 
 def snippet_paths(source: Path) -> list[Path]:
