@@ -106,6 +106,19 @@ def test_cut_levels_a_skewed_line():
     assert len(rows) and np.ptp(rows) <= 4  # the line is level: ink in a few rows only
 
 
+def test_a_level_line_is_cut_to_its_polygon_exactly():
+    from quire.cut import cut_line
+    from quire.geometry import level_angle
+
+    page = np.full((2000, 2500), 255, np.uint8)
+    baseline = np.array([(187, 1691), (1200, 1691), (2306, 1691)], float)
+    assert level_angle(baseline) == 0.0  # exactly: no solver noise
+    polygon = np.array([(187, 1541), (2306, 1541), (2306, 1731), (187, 1731)], float)
+    for angle in (0.0, 1e-12):  # rounding noise of a rotation moves no edge
+        snippet, inside = cut_line(page, polygon, angle)
+        assert snippet.shape == inside.shape == (190, 2119)
+
+
 def test_vocabulary_symbols_round_trip():
     assert symbols("Æsop cafe\u0301", "text") == list("Æsop café")  # NFC composes
     bekern = "*clefG2 [·4·c·# 8·d·L 4·d·] = 2·f <s> 2·a =="

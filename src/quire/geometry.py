@@ -25,11 +25,18 @@ def staff_margins(
 
 
 def level_angle(baseline: np.ndarray) -> float:
-    """The slope of a baseline in degrees (least squares), 0 when it has no length."""
-    if len(baseline) < 2 or np.ptp(baseline[:, 0]) == 0:
+    """The slope of a baseline in degrees (least squares), 0 when it has no length.
+
+    Fitted about the points' mean rather than by a LAPACK solver, so a level
+    baseline gives exactly 0: a solver's rounding noise (slopes of 1e-17 on level
+    staves) can move the edge of a snippet by a pixel from one run to another.
+    """
+    if len(baseline) < 2:
         return 0.0
-    slope = np.polyfit(baseline[:, 0], baseline[:, 1], 1)[0]
-    return math.degrees(math.atan(slope))
+    dx = baseline[:, 0] - baseline[:, 0].mean()
+    dy = baseline[:, 1] - baseline[:, 1].mean()
+    run = float((dx * dx).sum())
+    return math.degrees(math.atan(float((dx * dy).sum()) / run)) if run else 0.0
 
 
 def levelling(polygon: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
