@@ -22,6 +22,7 @@ Layout model:
 
 Recognizer:
   --train-data DIR     create-train-data.sh output: DIR/train.txt, DIR/val.txt
+                       (repeatable: trains on all of them)
   --encoding E         what the lines hold: text, kern, bekern, semantic or
                        agnostic (default: the config's, else text)
   --base-model DIR     fine-tune this recognizer
@@ -39,8 +40,8 @@ HELP
 }
 
 args=() layout_base="" base="" encoding="" epochs="" steps=""
-layout_name=layout recognizer_name=recognizer train_data="" replace=0 resume=0
-layout_data=()
+layout_name=layout recognizer_name=recognizer replace=0 resume=0
+layout_data=() train_data=()
 while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
   if [[ $QUIRE_SHIFT -gt 0 ]]; then shift "$QUIRE_SHIFT" && continue; fi
@@ -49,7 +50,7 @@ while [[ $# -gt 0 ]]; do
     --layout-base-model) layout_base=$(quire_abspath "${2:?--layout-base-model needs a folder}") && shift 2 ;;
     --steps) steps=${2:?--steps needs a number} && shift 2 ;;
     --layout-name) layout_name=${2:?--layout-name needs a name} && shift 2 ;;
-    --train-data) train_data=$(quire_abspath "${2:?--train-data needs a folder}") && shift 2 ;;
+    --train-data) train_data+=("$(quire_abspath "${2:?--train-data needs a folder}")") && shift 2 ;;
     --encoding) encoding=${2:?--encoding needs a value} && shift 2 ;;
     --base-model) base=$(quire_abspath "${2:?--base-model needs a folder}") && shift 2 ;;
     --replace-output-layer) replace=1 && shift ;;
@@ -62,7 +63,7 @@ while [[ $# -gt 0 ]]; do
 done
 quire_need_args 1 "${args[@]}"
 out=${args[0]}
-[[ ${#layout_data[@]} -gt 0 || -n "$train_data" ]] ||
+[[ ${#layout_data[@]} -gt 0 || ${#train_data[@]} -gt 0 ]] ||
   quire_die "nothing to train: give --layout-data and / or --train-data (see --help)"
 for path in "${layout_data[@]}"; do
   quire_need_path -e "$path" "no such file or folder"
@@ -81,17 +82,20 @@ if [[ ${#layout_data[@]} -gt 0 ]]; then
     -o "$out/$layout_name" "${args[@]}" "${QUIRE_CONFIG[@]}"
 fi
 
-if [[ -n "$train_data" ]]; then
-  for list in train val; do
-    quire_need_path -s "$train_data/$list.txt" "missing or empty (create-train-data.sh makes it)"
+if [[ ${#train_data[@]} -gt 0 ]]; then
+  lists=() args=()
+  for data in "${train_data[@]}"; do
+    for list in train val; do
+      quire_need_path -s "$data/$list.txt" "missing or empty (create-train-data.sh makes it)"
+    done
+    lists+=("$data/train.txt") && args+=(--validation "$data/val.txt")
   done
-  args=(--validation "$train_data/val.txt")
   [[ -z "$encoding" ]] || args+=(--encoding "$encoding")
   [[ -z "$base" ]] || args+=(--base-model "$base")
   [[ $replace == 0 ]] || args+=(--replace-output-layer)
   [[ -z "$epochs" ]] || args+=(--epochs "$epochs")
   [[ $resume == 0 || ! -f "$out/$recognizer_name.checkpoint.pt" ]] || args+=(--resume)
   quire_run_stage "recognize-train-$recognizer_name" "$out" recognize train \
-    "$train_data/train.txt" -o "$out/$recognizer_name" "${args[@]}" "${QUIRE_CONFIG[@]}"
+    "${lists[@]}" -o "$out/$recognizer_name" "${args[@]}" "${QUIRE_CONFIG[@]}"
 fi
 quire_finish

@@ -144,16 +144,22 @@ def test_train_data_training_inference_and_pseudolabels(tmp_path, request):
         *("--kind", "staves", "--val-fraction", "0.3"),
     )
     assert (lines / "train.txt").read_text() and (lines / "val.txt").read_text()
+    resplit = lines.with_name("resplit")  # a second set: --train-data repeats
+    run_script(
+        *("create-train-data.sh", music / "images", resplit, "--pages", music / "page"),
+        *("--kind", "staves", "--val-fraction", "0.3", "--seed", "1"),
+    )
     shipped = REPO / "models"
     trained = run_script(
         *("train-pipeline.sh", models, "--config", config, "--encoding", "bekern"),
         *("--layout-data", music, "--layout-base-model", shipped / "layout-default"),
-        *("--train-data", lines, "--base-model", shipped / "staff-default"),
-        *("--recognizer-name", "staff"),
+        *("--train-data", lines, "--train-data", resplit),
+        *("--base-model", shipped / "staff-default", "--recognizer-name", "staff"),
     )
     assert "quire: layout-train-layout done" in trained.stderr
     meta = json.loads((models / "staff" / "model.json").read_text())
-    assert meta["training"]["train_lines"] == len((lines / "train.txt").read_text().splitlines())
+    sets = (lines / "train.txt", resplit / "train.txt")
+    assert meta["training"]["train_lines"] == sum(len(t.read_text().splitlines()) for t in sets)
 
     out = tmp_path / "out"
     first = sorted((music / "images").iterdir())[0].stem

@@ -279,6 +279,21 @@ def test_primus_encoding_of_piano_music_is_refused(tmp_path):
     assert result.exit_code == 2 and "semantic is for monophonic music" in result.output
 
 
+def test_clefs_and_key_signatures_are_drawn_from_the_configured_ones(tmp_path):
+    options = ["--pages", "3", "--kind", "monophonic", "--dpi", "72", "--clefs", "C4"]
+    options += ["--clefs", "C1", "--fifths-min", "4", "--fifths-max", "5"]
+    result = CliRunner().invoke(cli, ["synth", "music", str(tmp_path), *options])
+    assert result.exit_code == 0, result.output
+    for kern in (tmp_path / "kern").iterdir():
+        fields = {line.split("\t")[0] for line in kern.read_text().splitlines()}
+        assert len(fields & {"*clefC4", "*clefC1"}) == 1
+        assert not {f for f in fields if f.startswith("*clef")} - {"*clefC4", "*clefC1"}
+        assert len(fields & {"*k[f#c#g#d#]", "*k[f#c#g#d#a#]"}) == 1
+    wrong = ["synth", "music", str(tmp_path), "--fifths-min", "2", "--fifths-max", "1"]
+    result = CliRunner().invoke(cli, wrong)
+    assert result.exit_code == 2 and "fifths_min is larger than fifths_max" in result.output
+
+
 def test_generated_measures_are_full():
     for seed in range(40):
         for kind in ("monophonic", "piano"):

@@ -17,6 +17,7 @@ import click
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from quire.errors import ConfigError
+from quire.synth.generate import CLEFS
 
 C = TypeVar("C", bound="StageConfig")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -114,6 +115,17 @@ class SynthMusicConfig(SynthConfig):
     )
     title_chance: float = Field(0.3, ge=0, le=1, description="Chance of a title on the page.")
     lyrics_chance: float = Field(0.2, ge=0, le=1, description="Chance of lyrics (one staff).")
+    clefs: list[Literal["G2", "F4", "C1", "C3", "C4"]] = Field(
+        list(CLEFS),
+        min_length=1,
+        description="Clefs of monophonic staves, each drawn as often as it is listed.",
+    )
+    fifths_min: int = Field(
+        -5, ge=-7, le=7, description="Fewest fifths of a key signature (-3: three flats)."
+    )
+    fifths_max: int = Field(
+        5, ge=-7, le=7, description="Most fifths of a key signature (4: four sharps)."
+    )
 
 
 class SynthTextConfig(SynthConfig):

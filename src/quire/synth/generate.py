@@ -44,8 +44,9 @@ _FIGURES = [
         (("32", "32"), 0.08),
     ]
 ]
-# Clefs of monophonic music, with the weight of each: C clefs often carry early music.
-_CLEFS = {"G2": 4, "F4": 2, "C1": 2, "C3": 2, "C4": 2}
+# Clefs of monophonic music, each as often as it is listed: C clefs often carry
+# early music.
+CLEFS = ("G2",) * 4 + ("F4",) * 2 + ("C1",) * 2 + ("C3",) * 2 + ("C4",) * 2
 
 
 @dataclass(frozen=True)
@@ -58,23 +59,22 @@ class MusicStyle:
     accidental_chance: float = 0.08
     tie_chance: float = 0.05
     chord_chance: float = 0.3
+    clefs: tuple[str, ...] = CLEFS  # of monophonic music
+    fifths: tuple[int, int] = (-5, 5)  # key signatures: flats (negative) to sharps
 
 
 def generate_kern(seed: int, style: MusicStyle = MusicStyle()) -> str:
     """Return a Humdrum file: one **kern spine, or two (left hand first) for piano."""
     rng = random.Random(seed)
     meter = rng.choice(_METERS)
-    fifths = rng.randint(-5, 5)
+    fifths = rng.randint(*style.fifths)
     key = (
         "".join(f"{s}#" for s in _SHARP_ORDER[:fifths])
         if fifths > 0
         else "".join(f"{s}-" for s in _FLAT_ORDER[:-fifths])
     )
     measures = rng.randint(*style.measures)
-    if style.kind == "piano":
-        clefs = ["F4", "G2"]
-    else:
-        clefs = rng.choices(list(_CLEFS), list(_CLEFS.values()))
+    clefs = ["F4", "G2"] if style.kind == "piano" else rng.choices(style.clefs)
     spines = [_spine(rng, clef, meter, key, measures, style) for clef in clefs]
     header = [
         ["**kern"] * len(clefs),

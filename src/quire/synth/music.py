@@ -301,12 +301,19 @@ def _write(
     write_page(output, stem, image, masks, geometry, kern, parameters)
 
 
+def _style(kind: str, config: SynthMusicConfig) -> MusicStyle:
+    """What the generator may write for pages of ``config``."""
+    return MusicStyle(
+        kind=kind, clefs=tuple(config.clefs), fifths=(config.fifths_min, config.fifths_max)
+    )
+
+
 def synth_page(index: int, output: Path, config: SynthMusicConfig) -> str:
     """Render generated page ``index``; return its stem."""
     seed = config.seed * 1_000_003 + index
     rng = random.Random(seed)
     kind = config.kind if config.kind != "mixed" else rng.choice(["monophonic", "piano"])
-    kern = _decorate(generate_kern(seed, MusicStyle(kind=kind)), rng, config)
+    kern = _decorate(generate_kern(seed, _style(kind, config)), rng, config)
     toolkit = _toolkit(config, rng)
     _load(toolkit, kern)
     engraved = engrave(toolkit, 1)
