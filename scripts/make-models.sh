@@ -14,7 +14,8 @@ Work files go to --work (default: OUT/.work).
 
 Models and their recipes:
   layout-default      configs/layout-default.yaml (music pages, layout training)
-  staff-default       configs/staff-default.yaml (music pages, staves, recognizer)
+  staff-default       configs/staff-default.yaml (music pages, staves, recognizer),
+                      then configs/staff-default-keys.yaml (fine-tuning)
   text-default        configs/text-default.yaml (prose, text pages, recognizer)
 
 Options:
@@ -39,6 +40,13 @@ done
 work=${work:-$out/.work}
 [[ ${#models[@]} -gt 0 ]] || models=(layout-default staff-default text-default)
 
+# Staves of synthetic music pages rendered by RECIPE into DATA/lines.
+staff_lines() {
+  quire_run_script generate-synthetic-data.sh "$1" --config "$2"
+  quire_run_script create-train-data.sh "$1/music/images" "$1/lines" \
+    --pages "$1/music/page" --kind staves --val-fraction 0.03 --seed 1 --config "$2"
+}
+
 for model in "${models[@]}"; do
   recipe="$QUIRE_ROOT/configs/$model.yaml"
   data="$work/$model-data"
@@ -50,11 +58,15 @@ for model in "${models[@]}"; do
         --layout-name "$model" --config "$recipe"
       ;;
     staff-default)
-      quire_run_script generate-synthetic-data.sh "$data" --config "$recipe"
-      quire_run_script create-train-data.sh "$data/music/images" "$data/lines" \
-        --pages "$data/music/page" --kind staves --val-fraction 0.03 --seed 1 --config "$recipe"
+      staff_lines "$data" "$recipe"
       quire_run_script train-pipeline.sh "$trained" --train-data "$data/lines" \
-        --recognizer-name "$model" --config "$recipe"
+        --recognizer-name "$model-base" --config "$recipe"
+      # Second step: fine-tuned on those staves and the keys the first step reads worst.
+      keys="$QUIRE_ROOT/configs/$model-keys.yaml"
+      staff_lines "$data-keys" "$keys"
+      quire_run_script train-pipeline.sh "$trained" --train-data "$data/lines" \
+        --train-data "$data-keys/lines" --base-model "$trained/$model-base" \
+        --recognizer-name "$model" --config "$keys"
       ;;
     text-default)
       quire_run_stage synth-corpus "$data" synth corpus "$data/corpus.txt" --config "$recipe"
