@@ -58,9 +58,9 @@ def cut_line(
     import cv2
 
     matrix, turned = levelling(polygon, angle)
-    # The bounds of the turned polygon, blind to rounding noise of the rotation.
-    x0, y0 = np.floor(turned.min(0) + EDGE_TOLERANCE).astype(int)
-    x1, y1 = np.ceil(turned.max(0) - EDGE_TOLERANCE).astype(int)
+    # The bounds of the turned polygon and a pixel around, blind to rounding noise.
+    x0, y0 = np.floor(turned.min(0) + EDGE_TOLERANCE).astype(int) - 1
+    x1, y1 = np.ceil(turned.max(0) - EDGE_TOLERANCE).astype(int) + 1
     matrix[:, 2] -= (x0, y0)
     size = (max(1, x1 - x0), max(1, y1 - y0))
     white = (255,) * (image.shape[2] if image.ndim == 3 else 1)
