@@ -17,7 +17,6 @@ import click
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from quire.errors import ConfigError
-from quire.synth.generate import CLEFS
 
 C = TypeVar("C", bound="StageConfig")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -91,6 +90,11 @@ class SynthConfig(DegradeConfig):
             if high != low and getattr(self, low) > getattr(self, high):
                 raise ValueError(f"{low} is larger than {high}")
         return self
+
+
+# Clefs of generated monophonic music, each as often as it is listed: C clefs often
+# carry early music.
+CLEFS = ("G2",) * 4 + ("F4",) * 2 + ("C1",) * 2 + ("C3",) * 2 + ("C4",) * 2
 
 
 class SynthMusicConfig(SynthConfig):

@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("quire")
 
 KINDS = ("staves", "lines")
-EDGE_TOLERANCE = 1e-6  # pixels
+EDGE_TOLERANCE = 1e-6  # pixels of rounding noise a polygon's bounds ignore
+MARGIN = 1  # pixels around those bounds (the shipped recognizers learnt with it)
 
 
 def cut_line(
@@ -58,9 +59,8 @@ def cut_line(
     import cv2
 
     matrix, turned = levelling(polygon, angle)
-    # The bounds of the turned polygon and a pixel around, blind to rounding noise.
-    x0, y0 = np.floor(turned.min(0) + EDGE_TOLERANCE).astype(int) - 1
-    x1, y1 = np.ceil(turned.max(0) - EDGE_TOLERANCE).astype(int) + 1
+    x0, y0 = np.floor(turned.min(0) + EDGE_TOLERANCE).astype(int) - MARGIN
+    x1, y1 = np.ceil(turned.max(0) - EDGE_TOLERANCE).astype(int) + MARGIN
     matrix[:, 2] -= (x0, y0)
     size = (max(1, x1 - x0), max(1, y1 - y0))
     white = (255,) * (image.shape[2] if image.ndim == 3 else 1)

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from fractions import Fraction
 
+from quire.config import CLEFS
 from quire.music.score import duration
 
 _STEPS = "cdefgab"
@@ -44,9 +45,6 @@ _FIGURES = [
         (("32", "32"), 0.08),
     ]
 ]
-# Clefs of monophonic music, each as often as it is listed: C clefs often carry
-# early music.
-CLEFS = ("G2",) * 4 + ("F4",) * 2 + ("C1",) * 2 + ("C3",) * 2 + ("C4",) * 2
 
 
 @dataclass(frozen=True)
