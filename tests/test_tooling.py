@@ -433,6 +433,22 @@ def test_words_follow_the_recognizer_or_interpolate_along_a_slanted_line(tmp_pat
     assert "cut.json: is not a cut record" in output
 
 
+def test_words_map_a_share_of_the_snippet_to_the_page_column_cut_took_it_from():
+    from quire.cut import cut_line
+    from quire.words import split_line
+
+    doc = PageDocument.new("p.png", 1200, 400)
+    region = doc.page.add_region("TextRegion", "r", [(90, 90), (1110, 90), (1110, 300), (90, 300)])
+    polygon = [(100, 200), (1100, 200), (1100, 260), (100, 260)]
+    line = region.add_text_line("l", polygon, [(100, 250), (1100, 250)], text="ab cd")
+    snippet, _ = cut_line(np.full((400, 1200), 255, np.uint8), np.asarray(polygon, float))
+    assert snippet.shape[1] == 1002  # columns 99 to 1100 of the page: a pixel around the line
+    spans = [(0.0, 0.1), (0.1, 0.2), (0.2, 0.5), (0.5, 0.6), (0.6, 0.9)]
+    first, second = (np.asarray(p)[:, 0] for _, p, _ in split_line(line, spans, None))
+    assert (first.min(), first.max()) == pytest.approx((100, 99 + 0.2 * 1002))
+    assert (second.min(), second.max()) == pytest.approx((99 + 0.5 * 1002, 99 + 0.9 * 1002))
+
+
 def test_language_names_lines_regions_and_page(tmp_path, validate):
     path = slanted_line_page(
         tmp_path, "Het was een koude winterdag in Amsterdam en de grachten lagen bevroren."

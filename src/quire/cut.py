@@ -37,7 +37,7 @@ import numpy as np
 from quire.batch import BatchResult, run_batch
 from quire.config import CutConfig
 from quire.errors import InputError
-from quire.geometry import level_angle, levelling
+from quire.geometry import level_angle, levelling, snippet_bounds
 from quire.io import atomic_write_text, find_image
 from quire.workdir import page_files, write_snippet_geometry
 
@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("quire")
 
 KINDS = ("staves", "lines")
-EDGE_TOLERANCE = 1e-6  # pixels of rounding noise a polygon's bounds ignore
-MARGIN = 1  # pixels around those bounds (the shipped recognizers learnt with it)
 
 
 def cut_line(
@@ -59,8 +57,7 @@ def cut_line(
     import cv2
 
     matrix, turned = levelling(polygon, angle)
-    x0, y0 = np.floor(turned.min(0) + EDGE_TOLERANCE).astype(int) - MARGIN
-    x1, y1 = np.ceil(turned.max(0) - EDGE_TOLERANCE).astype(int) + MARGIN
+    x0, y0, x1, y1 = snippet_bounds(turned)
     matrix[:, 2] -= (x0, y0)
     size = (max(1, x1 - x0), max(1, y1 - y0))
     white = (255,) * (image.shape[2] if image.ndim == 3 else 1)

@@ -1,4 +1,5 @@
-"""Geometry shared by the stages: staff margins (synth, extract), levelling lines (cut, words)."""
+"""Geometry shared by the stages: staff margins (synth, extract), levelling lines and the
+bounds of their snippets (cut, words)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Iterable
 import numpy as np
 
 STAFF_MARGIN_SPACES = 2.5
+EDGE_TOLERANCE = 1e-6  # pixels of rounding noise a polygon's bounds ignore
+SNIPPET_MARGIN = 1  # pixels a snippet holds around them (the shipped recognizers learnt with it)
 
 
 def staff_margins(
@@ -46,3 +49,11 @@ def levelling(polygon: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray
 
     matrix = cv2.getRotationMatrix2D(tuple(map(float, polygon.mean(0))), angle, 1.0)
     return matrix, cv2.transform(polygon[None].astype(np.float64), matrix)[0]
+
+
+def snippet_bounds(turned: np.ndarray) -> tuple[int, int, int, int]:
+    """The pixel box ``x0, y0, x1, y1`` a levelled polygon is cut to: its bounds, less
+    rounding noise, and a pixel around them."""
+    x0, y0 = np.floor(turned.min(0) + EDGE_TOLERANCE).astype(int) - SNIPPET_MARGIN
+    x1, y1 = np.ceil(turned.max(0) - EDGE_TOLERANCE).astype(int) + SNIPPET_MARGIN
+    return int(x0), int(y0), int(x1), int(y1)

@@ -21,7 +21,7 @@ import numpy as np
 
 from quire.batch import BatchResult
 from quire.errors import InputError
-from quire.geometry import level_angle, levelling
+from quire.geometry import level_angle, levelling, snippet_bounds
 from quire.pagexml import PageDocument, TextLine
 from quire.workdir import edit_pages, snippet_geometry
 
@@ -88,7 +88,8 @@ def split_line(
     angle = level_angle(baseline) if deskew else 0.0
     matrix, turned = levelling(np.asarray(line.coords, float), angle)
     back = cv2.invertAffineTransform(matrix)
-    x0, x1 = turned[:, 0].min() - padding, turned[:, 0].max() + padding
+    left, _, right, _ = snippet_bounds(turned)
+    x0, x1 = left - padding, right + padding
     text = line.text or ""
     out = []
     for match in re.finditer(r"\S+", text):
