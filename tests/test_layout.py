@@ -303,6 +303,8 @@ def test_pixeljs_zips_train_and_fine_tune_with_an_added_layer(tmp_path, model):
     )
     meta = json.loads((out / "model.json").read_text())
     assert meta["layers"][-1] == "lyrics" and meta["training"]["base_layers"] == meta["layers"][:4]
+    base = json.loads((model / "model.json").read_text())
+    assert meta["training"]["base_training"] == base["training"]
 
 
 def test_an_added_layer_leaves_the_old_layers_as_they_were(tmp_path):

@@ -315,6 +315,9 @@ def test_fine_tuning_needs_a_matching_vocabulary(trained, lines, tmp_path):
     meta = json.loads((tmp_path / "ft" / "model.json").read_text())
     assert set(meta["vocabulary"]["tokens"]) == set("abcd")
     assert meta["training"]["base_model"] == str(trained)
+    base = json.loads((trained / "model.json").read_text())
+    assert meta["training"]["base_training"] == base["training"]
+    assert meta["training"]["base_metrics"] == base["metrics"]
 
 
 def test_bad_lines_are_reported_and_skipped(lines, tmp_path):

@@ -133,6 +133,16 @@ def load_model(path: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str
     return state, meta
 
 
+def base_record(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Provenance of a fine-tuned model: its base's path, and how that base was trained
+    and scored (nested, so a chain of fine-tunings keeps every step's record)."""
+    return {
+        "base_model": str(path),
+        "base_training": meta.get("training"),
+        "base_metrics": meta.get("metrics"),
+    }
+
+
 def checkpoint_path(model_dir: Path) -> Path:
     """Where training keeps the state it resumes from: beside the model directory."""
     return model_dir.with_name(f"{model_dir.name}.checkpoint.pt")

@@ -175,7 +175,7 @@ def _initial_state(net: Any, base: Path | None, layers: list[str]) -> dict[str, 
     """Provenance of the start; loads the base model's weights, widening for new layers."""
     if base is None:
         return {}
-    from quire.models import load_model
+    from quire.models import base_record, load_model
 
     state, meta = load_model(base, "layout")
     old = meta["layers"]
@@ -205,7 +205,7 @@ def _initial_state(net: Any, base: Path | None, layers: list[str]) -> dict[str, 
         else:
             raise QuireError(f"{base}: weight {key} does not fit this architecture")
     net.load_state_dict(own)
-    return {"base_model": str(base), "base_layers": old}
+    return {**base_record(base, meta), "base_layers": old}
 
 
 def train_layout(

@@ -38,6 +38,7 @@ from quire.distributed import Distributed
 from quire.errors import InputError, QuireError
 from quire.lists import Entry, read_list
 from quire.models import (
+    base_record,
     checkpoint_path,
     load_checkpoint,
     load_model,
@@ -177,7 +178,7 @@ def _plan(
         raise QuireError(
             f"{base_model}: reads {base.encoding}, the configuration says {config.encoding}"
         )
-    provenance = {"base_model": str(base_model), "base_vocabulary_size": len(base.tokens)}
+    provenance = {**base_record(base_model, meta), "base_vocabulary_size": len(base.tokens)}
     if replace_output_layer:
         found = Vocabulary.from_texts(texts, config.encoding, config.normalization)
         return _Start(meta["architecture"]["spec"], found, provenance, state, base)
