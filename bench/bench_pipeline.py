@@ -79,17 +79,16 @@ def run() -> dict:
         figures["peak_memory_ratio_100_to_30"] = round(peaks[100] / peaks[30], 3)
         figures["peak_memory_ratio_100_to_10"] = round(peaks[100] / peaks[10], 3)
         report = page_scores(out / "page", data / "page")
-    per_page = {name: p["staff_ser"] for name, p in report["per_page"].items()}
-    staff_ser = [ser for ser in per_page.values() if ser is not None]
-    text_cer = [p["text_cer"] for p in report["per_page"].values() if p["text_cer"] is not None]
+    pages = report["per_page"]
+    per_page = {n: p["staff_ser"] for n, p in pages.items() if p["staff_ser"] is not None}
+    staff_ser = list(per_page.values())
+    text_cer = [p["text_cer"] for p in pages.values() if p["text_cer"] is not None]
     figures["accuracy"] = {
         "staff_ser": round(report["staves"]["ser"], 4),
         "staff_ser_median_page": round(statistics.median(staff_ser), 4),
         "staff_ser_worst_page": round(max(staff_ser), 4),
         "pages_with_staff_ser_at_most_2_percent": sum(s <= 0.02 for s in staff_ser),
-        "pages_above_2_percent": {
-            name: round(ser, 4) for name, ser in per_page.items() if ser is not None and ser > 0.02
-        },
+        "pages_above_2_percent": {n: round(s, 4) for n, s in per_page.items() if s > 0.02},
         "text_cer": round(report["text"]["ser"], 4),
         "text_cer_median_page": round(statistics.median(text_cer), 4) if text_cer else None,
         "staves": report["staves"]["lines"],

@@ -68,6 +68,11 @@ out=${args[0]}
 for path in "${layout_data[@]}"; do
   quire_need_path -e "$path" "no such file or folder"
 done
+for data in "${train_data[@]}"; do
+  for list in train val; do
+    quire_need_path -s "$data/$list.txt" "missing or empty (create-train-data.sh makes it)"
+  done
+done
 for model in "$layout_base" "$base"; do
   [[ -z "$model" ]] || quire_need_path -f "$model/model.json" "no such file (not a model folder)"
 done
@@ -85,9 +90,6 @@ fi
 if [[ ${#train_data[@]} -gt 0 ]]; then
   lists=() args=()
   for data in "${train_data[@]}"; do
-    for list in train val; do
-      quire_need_path -s "$data/$list.txt" "missing or empty (create-train-data.sh makes it)"
-    done
     lists+=("$data/train.txt") && args+=(--validation "$data/val.txt")
   done
   [[ -z "$encoding" ]] || args+=(--encoding "$encoding")

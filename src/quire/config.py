@@ -95,6 +95,7 @@ class SynthConfig(DegradeConfig):
 # Clefs of generated monophonic music, each as often as it is listed: C clefs often
 # carry early music.
 CLEFS = ("G2",) * 4 + ("F4",) * 2 + ("C1",) * 2 + ("C3",) * 2 + ("C4",) * 2
+FIFTHS = (-5, 5)  # key signatures of generated music: five flats to five sharps
 
 
 class SynthMusicConfig(SynthConfig):
@@ -125,10 +126,10 @@ class SynthMusicConfig(SynthConfig):
         description="Clefs of monophonic staves, each drawn as often as it is listed.",
     )
     fifths_min: int = Field(
-        -5, ge=-7, le=7, description="Fewest fifths of a key signature (-3: three flats)."
+        FIFTHS[0], ge=-7, le=7, description="Fewest fifths of a key signature (-3: three flats)."
     )
     fifths_max: int = Field(
-        5, ge=-7, le=7, description="Most fifths of a key signature (4: four sharps)."
+        FIFTHS[1], ge=-7, le=7, description="Most fifths of a key signature (4: four sharps)."
     )
 
 

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from fractions import Fraction
 
-from quire.config import CLEFS
+from quire.config import CLEFS, FIFTHS
 from quire.music.score import duration
 
 _STEPS = "cdefgab"
@@ -58,7 +58,7 @@ class MusicStyle:
     tie_chance: float = 0.05
     chord_chance: float = 0.3
     clefs: tuple[str, ...] = CLEFS  # of monophonic music
-    fifths: tuple[int, int] = (-5, 5)  # key signatures: flats (negative) to sharps
+    fifths: tuple[int, int] = FIFTHS  # key signatures: flats (negative) to sharps
 
 
 def generate_kern(seed: int, style: MusicStyle = MusicStyle()) -> str:
