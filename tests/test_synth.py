@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from PIL import Image, ImageDraw
 
 from quire.cli import cli
+from quire.layers import INK_COVERAGE
 from quire.music.kern import parse_kern, staff_tokens, text_records
 from quire.pagexml import PageDocument
 from quire.synth.generate import MusicStyle, generate_kern
@@ -100,7 +101,7 @@ def test_music_ground_truth_is_valid_and_matches_the_rendering(clean_pages, vali
         names = ("background", "staff", "symbols", "text")
         stack = np.stack([layer(clean_pages, stem, n) for n in names])
         assert (stack.sum(axis=0) == 1).all()
-        ink = image < 128
+        ink = image <= 255 - INK_COVERAGE
         assert (ink != stack[1:].any(axis=0)).mean() < 0.001
 
 
@@ -218,7 +219,7 @@ def test_warped_masks_keep_the_width_the_image_shows():
         image, masks, _ = degrade(
             255 - coverage, [coverage, nothing, nothing], np.zeros((0, 2)), config, seed
         )
-        assert np.array_equal(masks[1], image <= 128)
+        assert np.array_equal(masks[1], image <= 255 - INK_COVERAGE)
         assert np.array_equal(masks[0], ~masks[1])
 
 
@@ -340,7 +341,7 @@ def test_text_pages(tmp_path, validate):
         doc = PageDocument.read(path)
         image = np.asarray(Image.open(out / "images" / f"{path.stem}.png"))
         text_layer = layer(out, path.stem, "text")
-        assert (text_layer == (image < 128)).mean() > 0.999
+        assert (text_layer == (image <= 255 - INK_COVERAGE)).mean() > 0.999
         inside = polygon_mask(image.shape, [line.coords for line in doc.text_lines()])
         assert (text_layer & ~inside).sum() / text_layer.sum() < 0.01
         for line in doc.text_lines():

@@ -22,6 +22,11 @@ COLOURS = {
 _SPARE = [(148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34)]
 
 
+INK_COVERAGE = 127
+"""The coverage (of 255) from which a pixel is ink: half is 127.5, and a one-pixel
+line on a pixel boundary leaves rows of 127 and 128 that look alike."""
+
+
 def colour(name: str, index: int) -> tuple[int, int, int]:
     """The colour of a layer: a known name's own, else a spare one by index."""
     return COLOURS.get(name, _SPARE[index % len(_SPARE)])
@@ -30,14 +35,13 @@ def colour(name: str, index: int) -> tuple[int, int, int]:
 def exclusive_masks(coverages: list[np.ndarray]) -> list[np.ndarray]:
     """Background and one mask per ink layer from per-layer ink coverage (0…255).
 
-    A pixel is ink where the layers together cover at least half of it (127 of 255
-    counts: half is 127.5, and a one-pixel line on a pixel boundary leaves rows of
-    127 and 128 that look alike), and belongs to the layer covering most of it: the
+    A pixel is ink where the layers together cover it by ``INK_COVERAGE`` or more,
+    and belongs to the layer covering most of it: the
     rule by which a rendering is labelled, so it holds again after the coverages
     have been warped like the image.
     """
     stack = np.stack(coverages)
-    ink = stack.sum(axis=0, dtype=np.uint16) >= 127
+    ink = stack.sum(axis=0, dtype=np.uint16) >= INK_COVERAGE
     which = stack.argmax(axis=0)
     return [~ink] + [ink & (which == i) for i in range(len(coverages))]
 
