@@ -105,6 +105,7 @@ def test_model_directory_describes_itself(model):
         "width": 4,
         "norm": "batch",
         "scale": 0.5,
+        "refine": 8,
     }
     assert set(meta["metrics"]["validation"]) >= {"precision", "recall", "f1", "step"}
     assert meta["training"]["train_pages"] == 3 and meta["training"]["val_pages"] == 1
@@ -317,7 +318,7 @@ def test_an_added_layer_leaves_the_old_layers_as_they_were(tmp_path):
 
     torch.manual_seed(0)
     layers = ["background", "staff", "symbols", "text"]
-    arch = {"name": "unet", "depth": 2, "width": 4, "norm": "batch", "scale": 0.5}
+    arch = {"name": "unet", "depth": 2, "width": 4, "norm": "batch", "scale": 0.5, "refine": 8}
     base = LayoutNet(4, 2, 4, "batch", 0.5).eval()
     meta = {"kind": "layout", "layers": layers, "architecture": arch}
     save_model(tmp_path / "base", base.state_dict(), meta)

@@ -191,6 +191,7 @@ class LayoutTrainConfig(StageConfig):
     width: int = Field(8, ge=4, le=128, description="UNet channels at the first level.")
     norm: Literal["batch", "group", "none"] = Field("batch", description="Normalisation.")
     scale: float = Field(0.5, gt=0, le=1, description="Working resolution (1: full).")
+    refine: int = Field(8, ge=1, le=64, description="Channels of the full-resolution refinement.")
     patch: int = Field(384, ge=64, description="Training patch size in page pixels.")
     batch_size: int = Field(8, ge=1, description="Patches per step.")
     steps: int = Field(2000, ge=1, description="Most training steps.")

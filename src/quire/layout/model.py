@@ -72,16 +72,27 @@ class UNet(nn.Module):
 
 class LayoutNet(nn.Module):
     """The UNet at working resolution ``scale``, its logits brought back to page size and
-    refined by one full-resolution convolution that also sees the page itself, so that
-    thin strokes (staff lines) keep their full-resolution position."""
+    refined by two full-resolution convolutions (``refine`` channels between them) that
+    also see the page itself, so that thin strokes (staff lines) keep their
+    full-resolution position and thickness."""
 
     def __init__(
-        self, classes: int, depth: int = 4, width: int = 8, norm: str = "batch", scale: float = 0.5
+        self,
+        classes: int,
+        depth: int = 4,
+        width: int = 8,
+        norm: str = "batch",
+        scale: float = 0.5,
+        refine: int = 8,
     ) -> None:
         super().__init__()
         self.scale = scale
         self.unet = UNet(classes, depth, width, norm)
-        self.refine = nn.Conv2d(classes + 1, classes, 3, padding=1)
+        self.refine = nn.Sequential(
+            nn.Conv2d(classes + 1, refine, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(refine, classes, 3, padding=1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: N×1×H×W ink in 0…1 (1 = black); returns N×classes×H×W logits."""

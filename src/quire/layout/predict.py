@@ -55,9 +55,11 @@ def load_layout_model(path: Path, device: str = "auto") -> LayoutModel:
     try:
         arch = meta["architecture"]
         layers = meta["layers"]
+        net = LayoutNet(
+            len(layers), arch["depth"], arch["width"], arch["norm"], arch["scale"], arch["refine"]
+        )
     except KeyError as exc:
         raise InputError(path / "model.json", f"lacks {exc}") from None
-    net = LayoutNet(len(layers), arch["depth"], arch["width"], arch["norm"], arch["scale"])
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:

@@ -179,7 +179,7 @@ def _initial_state(net: Any, base: Path | None, layers: list[str]) -> dict[str, 
 
     state, meta = load_model(base, "layout")
     old = meta["layers"]
-    wanted = {"depth": net.unet.depth, "scale": net.scale}
+    wanted = {"depth": net.unet.depth, "scale": net.scale, "refine": net.refine[0].out_channels}
     differ = [
         f"{k} {meta['architecture'].get(k)} (configured {v})"
         for k, v in wanted.items()
@@ -196,10 +196,10 @@ def _initial_state(net: Any, base: Path | None, layers: list[str]) -> dict[str, 
             raise QuireError(f"{base}: weight {key} does not fit this architecture")
         if own[key].shape == value.shape:
             own[key] = value
-        elif key == "refine.weight":  # inputs: old logits, then the page
-            own[key][:count, :count] = value[:, :count]
-            own[key][:count, count:-1] = 0  # new layers start without a say in the old ones
-            own[key][:count, -1] = value[:, -1]
+        elif key == "refine.0.weight":  # inputs: old logits, then the page
+            own[key][:, :count] = value[:, :count]
+            own[key][:, count:-1] = 0  # new layers start without a say in the old ones
+            own[key][:, -1] = value[:, -1]
         elif own[key].shape[1:] == value.shape[1:]:  # output rows of the old layers
             own[key][:count] = value
         else:
@@ -240,7 +240,7 @@ def train_layout(
     classes = len(config.layers)
     torch.manual_seed(config.seed)
     distributed, device = Distributed.start(pick_device(config.device))
-    net = LayoutNet(classes, config.depth, config.width, config.norm, config.scale)
+    net = LayoutNet(classes, config.depth, config.width, config.norm, config.scale, config.refine)
     if saved is None:
         provenance = _initial_state(net, base_model, config.layers)
         state: dict[str, Any] = {"step": 0, "score": None, "metrics": None, "stale": 0}
@@ -358,6 +358,7 @@ def _meta(
             "width": config.width,
             "norm": config.norm,
             "scale": config.scale,
+            "refine": config.refine,
         },
         "input": {"channels": 1, "normalisation": "ink = 1 - gray / 255"},
         "training": training_record(
