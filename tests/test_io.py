@@ -40,9 +40,14 @@ def test_ctrl_c_waits_for_the_file_being_written(tmp_path):
     import signal
 
     target = tmp_path / "state.bin"
-    with pytest.raises(KeyboardInterrupt), interrupts_held(), atomic_open(target) as handle:
-        handle.write(b"first half ")
-        signal.raise_signal(signal.SIGINT)  # Ctrl-C in the middle of the write
-        handle.write(b"second half")
+    # Python's own Ctrl-C handler, which a process started with SIGINT ignored lacks
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), interrupts_held(), atomic_open(target) as handle:
+            handle.write(b"first half ")
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C in the middle of the write
+            handle.write(b"second half")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert target.read_bytes() == b"first half second half"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
