@@ -36,9 +36,8 @@ def exclusive_masks(coverages: list[np.ndarray]) -> list[np.ndarray]:
     """Background and one mask per ink layer from per-layer ink coverage (0…255).
 
     A pixel is ink where the layers together cover it by ``INK_COVERAGE`` or more,
-    and belongs to the layer covering most of it: the
-    rule by which a rendering is labelled, so it holds again after the coverages
-    have been warped like the image.
+    and belongs to the layer covering most of it: the rule by which a rendering is
+    labelled, so it holds again after the coverages have been warped like the image.
     """
     stack = np.stack(coverages)
     ink = stack.sum(axis=0, dtype=np.uint16) >= INK_COVERAGE

@@ -86,6 +86,14 @@ class LayoutNet(nn.Module):
         refine: int = 8,
     ) -> None:
         super().__init__()
+        self.architecture = {
+            "name": "unet",
+            "depth": depth,
+            "width": width,
+            "norm": norm,
+            "scale": scale,
+            "refine": refine,
+        }
         self.scale = scale
         self.unet = UNet(classes, depth, width, norm)
         self.refine = nn.Sequential(

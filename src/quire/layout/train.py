@@ -179,7 +179,7 @@ def _initial_state(net: Any, base: Path | None, layers: list[str]) -> dict[str, 
 
     state, meta = load_model(base, "layout")
     old = meta["layers"]
-    wanted = {"depth": net.unet.depth, "scale": net.scale, "refine": net.refine[0].out_channels}
+    wanted = {k: net.architecture[k] for k in ("depth", "scale", "refine")}
     differ = [
         f"{k} {meta['architecture'].get(k)} (configured {v})"
         for k, v in wanted.items()
@@ -334,7 +334,9 @@ def train_layout(
     finally:
         distributed.stop()
     if distributed.main:
-        meta = _meta(config, state["metrics"], len(train), len(val), provenance, inputs)
+        meta = _meta(
+            config, net.architecture, state["metrics"], len(train), len(val), provenance, inputs
+        )
         save_model(model_dir, best, meta)
         log.info("model written to %s (validation F1 %.4f)", model_dir, state["score"])
     return result
@@ -342,6 +344,7 @@ def train_layout(
 
 def _meta(
     config: LayoutTrainConfig,
+    architecture: dict[str, Any],
     metrics: dict[str, Any],
     train: int,
     val: int,
@@ -352,14 +355,7 @@ def _meta(
         "kind": "layout",
         "layers": config.layers,
         "colours": [list(colour(name, i)) for i, name in enumerate(config.layers)],
-        "architecture": {
-            "name": "unet",
-            "depth": config.depth,
-            "width": config.width,
-            "norm": config.norm,
-            "scale": config.scale,
-            "refine": config.refine,
-        },
+        "architecture": architecture,
         "input": {"channels": 1, "normalisation": "ink = 1 - gray / 255"},
         "training": training_record(
             inputs, config, {"train_pages": train, "val_pages": val}, provenance
