@@ -158,6 +158,38 @@ def test_training_learns_and_prediction_writes_layers(pages, model, tmp_path):
     assert (tmp_path / "scores.md").read_text().startswith("# Layer scores")
 
 
+def test_layer_scores_pool_the_pages_and_keep_each_page(tmp_path):
+    from quire.layers import save_layer
+
+    truth = np.zeros((10, 10), bool)
+    truth[2:4] = True  # 20 staff pixels on each page
+    half = truth.copy()
+    half[3] = False
+    for stem, predicted in (("a", truth), ("b", half)):
+        for folder, mask in (("pred", predicted), ("true", truth)):
+            save_layer(tmp_path / folder / stem / "staff.png", mask, (214, 39, 40))
+    report = json.loads(
+        invoke(
+            "-q",
+            "evaluate",
+            "layers",
+            str(tmp_path / "pred"),
+            str(tmp_path / "true"),
+            "-o",
+            str(tmp_path / "scores"),
+        )
+    )
+    assert report["per_page"]["a"]["staff"]["f1"] == 1.0
+    assert report["per_page"]["b"]["staff"] == {
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": 2 / 3,
+        "true_pixels": 20,
+    }
+    assert report["layers"]["staff"]["recall"] == 30 / 40
+    assert "| b | 0.6667 |" in (tmp_path / "scores.md").read_text()
+
+
 def test_training_resumes_from_its_checkpoint(pages, tmp_path):
     import torch
 

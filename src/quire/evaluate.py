@@ -2,7 +2,7 @@
 
 Layers (pixel level): for every layer, precision = |predicted ∩ true| / |predicted|,
 recall = |predicted ∩ true| / |true|, F1 = their harmonic mean, pooled over all
-pages (pixels of every page counted together).
+pages (pixels of every page counted together) and for each page on its own.
 
 Staves (line level): a true staff is found when a predicted staff line's bounding
 box overlaps it with intersection over union ≥ 0.5; recall = found / true staves,
@@ -56,7 +56,8 @@ def _pages(folder: Path, pattern: str) -> dict[str, Path]:
 
 
 def layer_scores(predicted: Path, truth: Path, layers: list[str] | None = None) -> dict[str, Any]:
-    """Pixel precision / recall / F1 per layer of ``predicted/<stem>/`` against ``truth/``."""
+    """Pixel precision / recall / F1 per layer of ``predicted/<stem>/`` against ``truth/``,
+    pooled over the pages and for each page."""
     pred = {p.name: p for p in sorted(predicted.iterdir()) if p.is_dir()}
     true = {p.name: p for p in sorted(truth.iterdir()) if p.is_dir()}
     if not pred.keys() & true.keys():
@@ -64,7 +65,7 @@ def layer_scores(predicted: Path, truth: Path, layers: list[str] | None = None) 
     stems = sorted(true)  # a page without a prediction misses all its pixels
     if layers is None:
         layers = sorted({p.stem for p in true[stems[0]].glob("*.png")} - {"labels"})
-    counts = {name: np.zeros(3, np.int64) for name in layers}  # tp, predicted, true
+    counts = {stem: {name: (0, 0, 0) for name in layers} for stem in stems}  # tp, pred, true
     for stem in stems:
         for name in layers:
             paths = (
@@ -79,17 +80,20 @@ def layer_scores(predicted: Path, truth: Path, layers: list[str] | None = None) 
                 raise InputError(
                     paths[0], f"is {p.shape[1]}x{p.shape[0]}, the truth {t.shape[1]}x{t.shape[0]}"
                 )
-            counts[name] += (int((p & t).sum()), int(p.sum()), int(t.sum()))
-    scores = {}
-    for name, (tp, npred, ntrue) in counts.items():
-        precision, recall, f1 = precision_recall_f1(tp, npred, ntrue)
-        scores[name] = {
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-            "true_pixels": int(ntrue),
-        }
-    return {"pages": len(stems), "layers": scores}
+            counts[stem][name] = (int((p & t).sum()), int(p.sum()), int(t.sum()))
+    pooled = {name: np.sum([counts[s][name] for s in stems], axis=0) for name in layers}
+    return {
+        "pages": len(stems),
+        "layers": {name: _pixel_score(*pooled[name]) for name in layers},
+        "per_page": {
+            stem: {name: _pixel_score(*counts[stem][name]) for name in layers} for stem in stems
+        },
+    }
+
+
+def _pixel_score(tp: int, predicted: int, true: int) -> dict[str, float | int]:
+    precision, recall, f1 = precision_recall_f1(tp, predicted, true)
+    return {"precision": precision, "recall": recall, "f1": f1, "true_pixels": int(true)}
 
 
 Box = tuple[float, float, float, float]
@@ -278,6 +282,13 @@ def write_report(report: dict[str, Any], output: Path, title: str) -> None:
         lines += [
             f"| {name} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} |"
             for name, s in report["layers"].items()
+        ]
+        names = list(report["layers"])
+        lines += ["", "F1 per page:", "", "| page | " + " | ".join(names) + " |"]
+        lines += ["|---" * (len(names) + 1) + "|"]
+        lines += [
+            f"| {stem} | " + " | ".join(f"{page[n]['f1']:.4f}" for n in names) + " |"
+            for stem, page in report["per_page"].items()
         ]
     elif "per_page" in report:
         lines += ["| page | staff SER | text CER |", "|---|---|---|"]
