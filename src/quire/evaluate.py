@@ -65,8 +65,9 @@ def layer_scores(predicted: Path, truth: Path, layers: list[str] | None = None) 
     stems = sorted(true)  # a page without a prediction misses all its pixels
     if layers is None:
         layers = sorted({p.stem for p in true[stems[0]].glob("*.png")} - {"labels"})
-    counts = {stem: {name: (0, 0, 0) for name in layers} for stem in stems}  # tp, pred, true
+    counts: dict[str, dict[str, tuple[int, int, int]]] = {}  # tp, predicted, true
     for stem in stems:
+        counts[stem] = {}
         for name in layers:
             paths = (
                 (pred[stem] if stem in pred else predicted / stem) / f"{name}.png",
@@ -81,19 +82,23 @@ def layer_scores(predicted: Path, truth: Path, layers: list[str] | None = None) 
                     paths[0], f"is {p.shape[1]}x{p.shape[0]}, the truth {t.shape[1]}x{t.shape[0]}"
                 )
             counts[stem][name] = (int((p & t).sum()), int(p.sum()), int(t.sum()))
-    pooled = {name: np.sum([counts[s][name] for s in stems], axis=0) for name in layers}
+    pooled = {
+        name: [sum(c) for c in zip(*(counts[s][name] for s in stems), strict=True)]
+        for name in layers
+    }
     return {
         "pages": len(stems),
-        "layers": {name: _pixel_score(*pooled[name]) for name in layers},
+        "layers": {name: pixel_score(*pooled[name]) for name in layers},
         "per_page": {
-            stem: {name: _pixel_score(*counts[stem][name]) for name in layers} for stem in stems
+            stem: {name: pixel_score(*counts[stem][name]) for name in layers} for stem in stems
         },
     }
 
 
-def _pixel_score(tp: int, predicted: int, true: int) -> dict[str, float | int]:
+def pixel_score(tp: int, predicted: int, true: int) -> dict[str, float | int]:
+    """Precision, recall, F1 and the true pixel count from the three pixel counts."""
     precision, recall, f1 = precision_recall_f1(tp, predicted, true)
-    return {"precision": precision, "recall": recall, "f1": f1, "true_pixels": int(true)}
+    return {"precision": precision, "recall": recall, "f1": f1, "true_pixels": true}
 
 
 Box = tuple[float, float, float, float]

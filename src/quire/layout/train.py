@@ -22,7 +22,7 @@ from quire.batch import BatchResult, progress, run_batch
 from quire.config import LayoutTrainConfig
 from quire.distributed import Distributed
 from quire.errors import InputError, QuireError
-from quire.evaluate import precision_recall_f1
+from quire.evaluate import pixel_score
 from quire.layers import colour
 from quire.layout.data import IGNORE, Sample, find_samples, read_layer_folder, read_pixeljs_zip
 from quire.models import save_model, training_record
@@ -140,14 +140,8 @@ def pixel_scores(predicted: np.ndarray, truth: np.ndarray, classes: int) -> dict
     scores: dict[str, list] = {"precision": [], "recall": [], "f1": [], "true_pixels": []}
     for c in range(classes):
         p, t = (predicted == c) & known, (truth == c) & known
-        tp, npred, ntrue = int((p & t).sum()), int(p.sum()), int(t.sum())
-        precision, recall, f1 = precision_recall_f1(tp, npred, ntrue)
-        for key, value in (
-            ("precision", precision),
-            ("recall", recall),
-            ("f1", f1),
-            ("true_pixels", ntrue),
-        ):
+        score = pixel_score(int((p & t).sum()), int(p.sum()), int(t.sum()))
+        for key, value in score.items():
             scores[key].append(value)
     return scores
 
