@@ -1,4 +1,7 @@
-"""Run every benchmark (or those named) and write bench/results/<name>.json."""
+"""Run every benchmark (or those named) and write bench/results/<name>.json.
+
+A benchmark whose module sets ``ON_REQUEST = True`` (hours on a CPU) runs only
+when named."""
 
 from __future__ import annotations
 
@@ -16,9 +19,13 @@ def main(names: list[str]) -> None:
     from quire import __version__
     from quire.io import atomic_write_text
 
+    named = bool(names)
     names = names or sorted(p.stem for p in HERE.glob("bench_*.py"))
     for name in names:
         module = importlib.import_module(f"bench.{name}")
+        if not named and getattr(module, "ON_REQUEST", False):
+            print(f"{name}: runs only when named (python -m bench {name})")
+            continue
         figures = module.run()
         record = {
             "benchmark": name,

@@ -21,7 +21,9 @@ BATCH = 16
 SPEED_STAVES = 64
 
 
-def _staves(folder: Path, melodies: Path, camera: float, encoding: str) -> Path:
+def held_out_staves(folder: Path, melodies: Path, camera: float, encoding: str) -> Path:
+    """The staves of ``melodies`` rendered at 150 dpi (all photographed when ``camera``
+    is 1) and cut; returns their ground-truth list."""
     from quire.config import CutConfig, SynthMusicConfig
     from quire.cut import cut
     from quire.synth.music import synth_music
@@ -34,7 +36,8 @@ def _staves(folder: Path, melodies: Path, camera: float, encoding: str) -> Path:
     return folder / "lists" / "staves-gt.txt"
 
 
-def _scores(model, listing: Path) -> dict:
+def staff_scores(model, listing: Path) -> dict:
+    """SER of ``model`` on the staves of ``listing``, over its tokens and over kern's."""
     from bench.reading import read_listed
     from quire.evaluate import error_rates
     from quire.music.encodings import to_kern
@@ -66,8 +69,8 @@ def run() -> dict:
     figures: dict = {"melodies": len(melodies), "batch_size": BATCH, "device": "cpu"}
     with tempfile.TemporaryDirectory() as tmp:
         encoding = "bekern"
-        clean = _staves(Path(tmp) / "clean", CACHE, 0.0, encoding)
-        camera = _staves(Path(tmp) / "camera", CACHE, 1.0, encoding)
+        clean = held_out_staves(Path(tmp) / "clean", CACHE, 0.0, encoding)
+        camera = held_out_staves(Path(tmp) / "camera", CACHE, 1.0, encoding)
         entries, _ = read_list(clean)
         if shipped:
             model = RecognizerModel.load(MODEL, "cpu")
@@ -88,7 +91,7 @@ def run() -> dict:
         figures["threads"] = torch.get_num_threads()
         if shipped:
             figures["model"] = "models/staff-default"
-            figures["clean"] = _scores(model, clean)
-            figures["camera"] = _scores(model, camera)
+            figures["clean"] = staff_scores(model, clean)
+            figures["camera"] = staff_scores(model, camera)
             figures["model_validation"] = model.meta.get("metrics", {})
     return figures
