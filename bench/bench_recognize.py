@@ -16,24 +16,32 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models" / "staff-default"
-CACHE = Path(__file__).parent / "results" / "cache" / "melodies"
 BATCH = 16
 SPEED_STAVES = 64
 
 
-def held_out_staves(folder: Path, melodies: Path, camera: float, encoding: str) -> Path:
-    """The staves of ``melodies`` rendered at 150 dpi (all photographed when ``camera``
-    is 1) and cut; returns their ground-truth list."""
-    from quire.config import CutConfig, SynthMusicConfig
+def rendered_staves(folder: Path, config, kern_dir: Path | None = None) -> Path:
+    """Pages rendered by ``config`` (from ``kern_dir`` when given) into ``folder`` and
+    cut into staves; returns their ground-truth list."""
+    from quire.config import CutConfig
     from quire.cut import cut
     from quire.synth.music import synth_music
+
+    synth_music(folder, config, kern_dir)
+    cut(folder / "images", folder, CutConfig())
+    return folder / "lists" / "staves-gt.txt"
+
+
+def held_out_staves(folder: Path, camera: float, encoding: str) -> Path:
+    """The staves of the cached held-out melodies rendered at 150 dpi (all photographed
+    when ``camera`` is 1) and cut; returns their ground-truth list."""
+    from bench.melodies import CACHE
+    from quire.config import SynthMusicConfig
 
     config = SynthMusicConfig(
         dpi=150, encoding=encoding, kind="monophonic", camera_chance=camera, seed=11
     )
-    synth_music(folder, config, melodies)
-    cut(folder / "images", folder, CutConfig())
-    return folder / "lists" / "staves-gt.txt"
+    return rendered_staves(folder, config, CACHE)
 
 
 def staff_scores(model, listing: Path) -> dict:
@@ -57,20 +65,20 @@ def staff_scores(model, listing: Path) -> dict:
 def run() -> dict:
     import torch
 
-    from bench.melodies import write_melodies
+    from bench.melodies import cached_melodies
     from bench.reading import snippets_per_second
     from quire.lists import read_list
     from quire.recognize.network import PRESETS, Recognizer
     from quire.recognize.predict import RecognizerModel
     from quire.recognize.vocabulary import Vocabulary
 
-    melodies = sorted(CACHE.glob("*.krn")) or write_melodies(CACHE, 40)
+    melodies = cached_melodies()
     shipped = MODEL.exists()
     figures: dict = {"melodies": len(melodies), "batch_size": BATCH, "device": "cpu"}
     with tempfile.TemporaryDirectory() as tmp:
         encoding = "bekern"
-        clean = held_out_staves(Path(tmp) / "clean", CACHE, 0.0, encoding)
-        camera = held_out_staves(Path(tmp) / "camera", CACHE, 1.0, encoding)
+        clean = held_out_staves(Path(tmp) / "clean", 0.0, encoding)
+        camera = held_out_staves(Path(tmp) / "camera", 1.0, encoding)
         entries, _ = read_list(clean)
         if shipped:
             model = RecognizerModel.load(MODEL, "cpu")

@@ -18,19 +18,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "configs" / "staff-default.yaml"
-CACHE = Path(__file__).parent / "results" / "cache" / "melodies"
 PRESETS = ("default", "primus")
 ON_REQUEST = True
-
-
-def _training_staves(folder: Path) -> Path:
-    from quire.config import CutConfig, SynthMusicConfig, build_config
-    from quire.cut import cut
-    from quire.synth.music import synth_music
-
-    synth_music(folder, build_config(SynthMusicConfig, RECIPE, {}))
-    cut(folder / "images", folder, CutConfig())
-    return folder / "lists" / "staves-gt.txt"
 
 
 def _train(listing: Path, model_dir: Path, preset: str) -> dict:
@@ -44,17 +33,19 @@ def _train(listing: Path, model_dir: Path, preset: str) -> dict:
 
 
 def run() -> dict:
-    from bench.bench_recognize import held_out_staves, staff_scores
-    from bench.melodies import write_melodies
+    from bench.bench_recognize import held_out_staves, rendered_staves, staff_scores
+    from bench.melodies import cached_melodies
+    from quire.config import SynthMusicConfig, build_config
     from quire.recognize.predict import RecognizerModel
 
-    melodies = sorted(CACHE.glob("*.krn")) or write_melodies(CACHE, 40)
-    figures: dict = {"recipe": "configs/staff-default.yaml"}
+    melodies = cached_melodies()
+    figures: dict = {"recipe": str(RECIPE.relative_to(REPO))}
     with tempfile.TemporaryDirectory() as tmp:
-        listing = _training_staves(Path(tmp) / "train")
+        recipe = build_config(SynthMusicConfig, RECIPE, {})
+        listing = rendered_staves(Path(tmp) / "train", recipe)
         held = {
-            "clean": held_out_staves(Path(tmp) / "clean", CACHE, 0.0, "bekern"),
-            "camera": held_out_staves(Path(tmp) / "camera", CACHE, 1.0, "bekern"),
+            "clean": held_out_staves(Path(tmp) / "clean", 0.0, "bekern"),
+            "camera": held_out_staves(Path(tmp) / "camera", 1.0, "bekern"),
         }
         for preset in PRESETS:
             model_dir = Path(tmp) / preset

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 COLLECTIONS = ("essenFolksong", "oneills1850")
+CACHE = Path(__file__).parent / "results" / "cache" / "melodies"
 _DURATIONS = {"1", "2", "4", "8", "16", "32"}
 _NOTE = re.compile(r"^\[?(\d+)\.*([a-gA-G]+|r)")
 _KEEP = set("0123456789.abcdefgABCDEFGr#-n[]_LJ;")
@@ -116,3 +117,8 @@ def write_melodies(folder: Path, count: int, measures: int = 16, per_source: int
             written.append(path)
             taken += 1
     return written
+
+
+def cached_melodies(count: int = 40) -> list[Path]:
+    """The held-out melodies kept in ``CACHE``, written there on first use."""
+    return sorted(CACHE.glob("*.krn")) or write_melodies(CACHE, count)
