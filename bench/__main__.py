@@ -1,7 +1,8 @@
 """Run every benchmark (or those named) and write bench/results/<name>.json.
 
 A benchmark whose module sets ``ON_REQUEST = True`` (hours on a CPU) runs only
-when named."""
+when named. ``QUIRE_BENCH_DEVICE=cuda`` runs those that take a device on a GPU
+(bench/timing.py)."""
 
 from __future__ import annotations
 

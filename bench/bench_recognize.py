@@ -7,6 +7,7 @@ shipped model) against the PrIMuS paper's CRNN preset, both recognizing the
 same staves in batches of 16 in this process, greedy decoding included;
 medians of three runs. Accuracy: the shipped model's SER over its own symbols
 (bekern pieces) and over whole kern tokens (both sides turned into kern).
+``QUIRE_BENCH_DEVICE=cuda`` runs all of it on a GPU (bench/timing.py).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def run() -> dict:
 
     from bench.melodies import cached_melodies
     from bench.reading import snippets_per_second
+    from bench.timing import bench_device, device_figures
     from quire.lists import read_list
     from quire.recognize.network import PRESETS, Recognizer
     from quire.recognize.predict import RecognizerModel
@@ -74,21 +76,22 @@ def run() -> dict:
 
     melodies = cached_melodies()
     shipped = MODEL.exists()
-    figures: dict = {"melodies": len(melodies), "batch_size": BATCH, "device": "cpu"}
+    device = bench_device()
+    figures: dict = {"melodies": len(melodies), "batch_size": BATCH, **device_figures(device)}
     with tempfile.TemporaryDirectory() as tmp:
         encoding = "bekern"
         clean = held_out_staves(Path(tmp) / "clean", 0.0, encoding)
         camera = held_out_staves(Path(tmp) / "camera", 1.0, encoding)
         entries, _ = read_list(clean)
         if shipped:
-            model = RecognizerModel.load(MODEL, "cpu")
+            model = RecognizerModel.load(MODEL, device)
         else:  # speed only: an untrained default net
             texts = [e.text for e in entries]
             vocabulary = Vocabulary.from_texts(texts, encoding, "NFC")
-            net = Recognizer(PRESETS["default"], vocabulary.size).eval()
-            model = RecognizerModel(net, vocabulary, {}, torch.device("cpu"))
-        primus_net = Recognizer(PRESETS["primus"], model.vocabulary.size).eval()
-        primus = RecognizerModel(primus_net, model.vocabulary, {}, torch.device("cpu"))
+            net = Recognizer(PRESETS["default"], vocabulary.size).to(device).eval()
+            model = RecognizerModel(net, vocabulary, {}, torch.device(device))
+        primus_net = Recognizer(PRESETS["primus"], model.vocabulary.size).to(device).eval()
+        primus = RecognizerModel(primus_net, model.vocabulary, {}, torch.device(device))
         sample = [e.path for e in entries[:SPEED_STAVES]]
         for name, candidate in (("default", model), ("primus", primus)):
             rate = snippets_per_second(candidate, sample, BATCH)
@@ -96,7 +99,6 @@ def run() -> dict:
         figures["speedup"] = round(
             figures["default_staves_per_second"] / figures["primus_staves_per_second"], 2
         )
-        figures["threads"] = torch.get_num_threads()
         if shipped:
             figures["model"] = "models/staff-default"
             figures["clean"] = staff_scores(model, clean)

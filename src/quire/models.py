@@ -158,10 +158,12 @@ def save_checkpoint(model_dir: Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(model_dir: Path) -> dict[str, Any]:
-    """The training state saved for ``model_dir``; no code is run in loading it."""
+    """The training state saved for ``model_dir``, its tensors on the CPU (the trainer
+    moves them to its device, so a GPU's checkpoint resumes anywhere); no code is run
+    in loading it."""
     import torch
 
     path = checkpoint_path(model_dir)
     if not path.is_file():
         raise QuireError(f"{path}: no checkpoint to resume from")
-    return torch.load(path, weights_only=True)
+    return torch.load(path, weights_only=True, map_location="cpu")

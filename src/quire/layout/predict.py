@@ -1,6 +1,7 @@
 """quire layout predict: every pixel of a page labelled, tile by tile.
 
-Memory holds the page's class probabilities (classes × H × W) and one batch of tiles.
+Memory of the model's device (the GPU, where there is one) holds the page's class
+probabilities (classes × H × W) and one batch of tiles.
 
 Tiles overlap; their class probabilities are blended with weights that fall off
 linearly towards tile edges, so seams vanish. Output per page:
@@ -101,19 +102,19 @@ def predict_probabilities(
     boxes = [(y, x) for y in ys for x in xs]
     weight = torch.from_numpy(
         np.outer(_ramp(tile_h, min(overlap, tile_h // 2)), _ramp(tile_w, min(overlap, tile_w // 2)))
-    )
-    total = torch.zeros((len(model.layers), height, width))
-    norm = torch.zeros((height, width))
+    ).to(model.device)
+    total = torch.zeros((len(model.layers), height, width), device=model.device)
+    norm = torch.zeros((height, width), device=model.device)
     with torch.inference_mode():
         for i in range(0, len(boxes), batch_size):
             chunk = boxes[i : i + batch_size]
             batch = torch.cat([to_input(gray[y : y + tile_h, x : x + tile_w]) for y, x in chunk])
             batch = batch.to(model.device, memory_format=torch.channels_last)
-            probs = torch.softmax(model.net(batch), dim=1).float().cpu()
+            probs = torch.softmax(model.net(batch), dim=1).float()
             for (y, x), p in zip(chunk, probs, strict=True):
                 total[:, y : y + tile_h, x : x + tile_w].addcmul_(p, weight)
                 norm[y : y + tile_h, x : x + tile_w].add_(weight)
-        return total.div_(norm).numpy()
+        return total.div_(norm).cpu().numpy()
 
 
 def write_layers(
