@@ -11,6 +11,7 @@ are skipped; each keeps its first ``measures`` measures.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 COLLECTIONS = ("essenFolksong", "oneills1850")
@@ -120,5 +121,11 @@ def write_melodies(folder: Path, count: int, measures: int = 16, per_source: int
 
 
 def cached_melodies(count: int = 40) -> list[Path]:
-    """The held-out melodies kept in ``CACHE``, written there on first use."""
-    return sorted(CACHE.glob("*.krn")) or write_melodies(CACHE, count)
+    """The held-out melodies kept in ``CACHE``, written there on first use (into a
+    scratch folder renamed when complete, so that an interrupted build leaves none)."""
+    if not CACHE.is_dir():
+        partial = CACHE.with_name(f"{CACHE.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        write_melodies(partial, count)
+        partial.rename(CACHE)
+    return sorted(CACHE.glob("*.krn"))
