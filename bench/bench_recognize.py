@@ -78,6 +78,11 @@ def run() -> dict:
     shipped = MODEL.exists()
     device = bench_device()
     figures: dict = {"melodies": len(melodies), "batch_size": BATCH, **device_figures(device)}
+
+    def untrained(preset: str, vocabulary: Vocabulary) -> RecognizerModel:
+        net = Recognizer(PRESETS[preset], vocabulary.size).to(device).eval()
+        return RecognizerModel(net, vocabulary, {}, torch.device(device))
+
     with tempfile.TemporaryDirectory() as tmp:
         encoding = "bekern"
         clean = held_out_staves(Path(tmp) / "clean", 0.0, encoding)
@@ -87,11 +92,8 @@ def run() -> dict:
             model = RecognizerModel.load(MODEL, device)
         else:  # speed only: an untrained default net
             texts = [e.text for e in entries]
-            vocabulary = Vocabulary.from_texts(texts, encoding, "NFC")
-            net = Recognizer(PRESETS["default"], vocabulary.size).to(device).eval()
-            model = RecognizerModel(net, vocabulary, {}, torch.device(device))
-        primus_net = Recognizer(PRESETS["primus"], model.vocabulary.size).to(device).eval()
-        primus = RecognizerModel(primus_net, model.vocabulary, {}, torch.device(device))
+            model = untrained("default", Vocabulary.from_texts(texts, encoding, "NFC"))
+        primus = untrained("primus", model.vocabulary)
         sample = [e.path for e in entries[:SPEED_STAVES]]
         for name, candidate in (("default", model), ("primus", primus)):
             rate = snippets_per_second(candidate, sample, BATCH)

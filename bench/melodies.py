@@ -84,16 +84,16 @@ def _reduce(humdrum: str, measures: int) -> str | None:
     return "\n".join([*out, "==", "*-"]) + "\n"
 
 
-def write_melodies(folder: Path, count: int, measures: int = 16, per_source: int = 2) -> list[Path]:
+def write_melodies(folder: Path, count: int, measures: int = 16, per_source: int = 2) -> None:
     """Write up to ``count`` real melodies to ``folder/<name>.krn`` (at most ``per_source``
-    from one corpus file, for variety); return their paths."""
+    from one corpus file, for variety)."""
     import converter21
     import music21
     from music21 import corpus
 
     converter21.register(converter21.ConverterName.HUMDRUM)
     folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    written = 0
     sources = sorted(
         p for p in corpus.getPaths(fileExtensions=("abc",)) if Path(p).parent.name in COLLECTIONS
     )
@@ -101,8 +101,8 @@ def write_melodies(folder: Path, count: int, measures: int = 16, per_source: int
         opus = music21.converter.parse(source)
         taken = 0
         for number, score in enumerate(getattr(opus, "scores", [opus])):
-            if len(written) >= count:
-                return written
+            if written >= count:
+                return
             if taken >= per_source:
                 break
             path = folder / f"{Path(source).stem}-{number:03d}.krn"
@@ -115,9 +115,8 @@ def write_melodies(folder: Path, count: int, measures: int = 16, per_source: int
                 path.unlink(missing_ok=True)
                 continue
             path.write_text(kern, encoding="utf-8")
-            written.append(path)
+            written += 1
             taken += 1
-    return written
 
 
 def cached_melodies(count: int = 40) -> list[Path]:

@@ -32,5 +32,5 @@ def device_figures(device: str) -> dict:
     import torch
 
     if device.startswith("cuda"):
-        return {"device": device, "gpu": torch.cuda.get_device_name(torch.device(device))}
+        return {"device": device, "gpu": torch.cuda.get_device_name(device)}
     return {"device": device, "threads": torch.get_num_threads()}
