@@ -117,6 +117,12 @@ class LayoutNet(nn.Module):
         return logits + self.refine(torch.cat([logits, x], dim=1))
 
 
+def layout_net(classes: int, architecture: dict) -> LayoutNet:
+    """The network of ``classes`` layers that a model.json's ``architecture`` describes."""
+    keys = ("depth", "width", "norm", "scale", "refine")
+    return LayoutNet(classes, *(architecture[key] for key in keys))
+
+
 def to_input(gray: np.ndarray) -> torch.Tensor:
     """A grayscale page (uint8) as network input: 1×1×H×W ink, 1 = black."""
     return ink(gray)[None, None]

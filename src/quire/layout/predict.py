@@ -49,16 +49,12 @@ def load_layout_model(path: Path, device: str = "auto") -> LayoutModel:
     """Load a layout model directory onto ``device``."""
     import torch
 
-    from quire.layout.model import LayoutNet
+    from quire.layout.model import layout_net
     from quire.models import pick_device
 
     state, meta = load_model(path, "layout")
     try:
-        arch = meta["architecture"]
-        layers = meta["layers"]
-        net = LayoutNet(
-            len(layers), arch["depth"], arch["width"], arch["norm"], arch["scale"], arch["refine"]
-        )
+        net = layout_net(len(meta["layers"]), meta["architecture"])
     except KeyError as exc:
         raise InputError(path / "model.json", f"lacks {exc}") from None
     try:

@@ -217,7 +217,7 @@ def train_layout(
     """
     import torch
 
-    from quire.layout.model import LayoutNet, to_input
+    from quire.layout.model import layout_net, to_input
     from quire.layout.predict import LayoutModel
     from quire.models import load_checkpoint, pick_device, save_checkpoint
 
@@ -234,7 +234,7 @@ def train_layout(
     classes = len(config.layers)
     torch.manual_seed(config.seed)
     distributed, device = Distributed.start(pick_device(config.device))
-    net = LayoutNet(classes, config.depth, config.width, config.norm, config.scale, config.refine)
+    net = layout_net(classes, config.model_dump())
     if saved is None:
         provenance = _initial_state(net, base_model, config.layers)
         state: dict[str, Any] = {"step": 0, "score": None, "metrics": None, "stale": 0}
