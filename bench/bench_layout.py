@@ -65,7 +65,7 @@ def run() -> dict:
         model = LayoutModel(
             net, {"layers": ["background", "staff", "symbols", "text"]}, torch.device(device)
         )
-    arch = model.meta.get("architecture", {"depth": 4, "width": 8})
+    arch = model.net.architecture
     baseline = [
         UNet(2, arch["depth"], arch["width"]).to(device, memory_format=torch.channels_last).eval()
         for _ in model.layers
