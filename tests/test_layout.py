@@ -383,6 +383,23 @@ def test_augmented_labels_follow_the_lines_they_label():
         assert ((out == 1) == (moved < 128))[labelled].mean() > 0.995
 
 
+def test_without_affine_augmentation_patches_keep_their_labels():
+    from quire.layout.data import IGNORE
+    from quire.layout.train import _augmenter, augmented
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, (64, 64)).astype(np.uint8)
+    labels[:, :8] = IGNORE
+    image = rng.integers(0, 256, (64, 64)).astype(np.uint8)
+    augment = _augmenter(seed=2, affine=0.0)
+    changed = 0
+    for _ in range(8):
+        moved, out = augmented(augment, image, labels, 4)
+        assert (out == labels).all()
+        changed += int((moved != image).any())
+    assert changed  # contrast, blur and noise still apply
+
+
 @pytest.mark.parametrize("problem", ["corrupt", "sizes", "empty", "large", "layers"])
 def test_bad_training_input_is_one_clear_line(tmp_path, pages, problem):
     image = np.full((64, 64), 200, np.uint8)

@@ -193,6 +193,13 @@ class LayoutTrainConfig(StageConfig):
     scale: float = Field(0.5, gt=0, le=1, description="Working resolution (1: full).")
     refine: int = Field(8, ge=1, le=64, description="Channels of the full-resolution refinement.")
     patch: int = Field(384, ge=64, description="Training patch size in page pixels.")
+    affine: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Chance that a patch is scaled and rotated (its masks are resampled, "
+        "which moves thin-line edges by up to a pixel).",
+    )
     batch_size: int = Field(8, ge=1, description="Patches per step.")
     steps: int = Field(2000, ge=1, description="Most training steps.")
     validate_every: int = Field(200, ge=1, description="Steps between validations.")

@@ -96,7 +96,7 @@ class PatchSampler:
         return image, labels
 
 
-def _augmenter(seed: int) -> A.Compose:
+def _augmenter(seed: int, affine: float) -> A.Compose:
     import albumentations as A
     import cv2
 
@@ -109,7 +109,7 @@ def _augmenter(seed: int) -> A.Compose:
                 fill=255,
                 fill_mask=0,
                 mask_interpolation=cv2.INTER_LINEAR,
-                p=0.5,
+                p=affine,
             ),
             A.RandomBrightnessContrast(0.2, 0.3, p=0.5),
             A.GaussianBlur(blur_limit=(3, 3), p=0.2),
@@ -246,7 +246,7 @@ def train_layout(
     model = LayoutModel(net, {"layers": config.layers}, device)
     wrapped = distributed.wrap(net, device)
     sampler = PatchSampler(train, classes, config.patch, config.seed)
-    augment = _augmenter(config.seed)
+    augment = _augmenter(config.seed, config.affine)
     if distributed.rank or state["step"]:  # patches of their own for each process and run
         sampler.rng = np.random.default_rng([config.seed, distributed.rank, state["step"]])
         augment.set_random_seed(config.seed + 1000 * distributed.rank + state["step"])
