@@ -33,7 +33,7 @@ def _staff_lines(rng: np.random.Generator) -> np.ndarray:
 
 
 def run() -> dict:
-    from quire.layers import INK_COVERAGE
+    from quire.layers import exclusive_masks
     from quire.layout.train import _augmenter
 
     rng = np.random.default_rng(0)
@@ -42,15 +42,15 @@ def run() -> dict:
     scores = []
     for _ in range(PATCHES):
         coverage = _staff_lines(rng)
-        labels = (coverage >= INK_COVERAGE).view(np.uint8) * 255
+        labels = exclusive_masks([coverage])[1].view(np.uint8) * 255
         moved = augment(image=255 - coverage, masks=[labels, coverage])["masks"]
-        resampled, truth = moved[0][inner] >= 128, moved[1][inner] >= INK_COVERAGE
+        resampled, truth = moved[0][inner] >= 128, exclusive_masks([moved[1]])[1][inner]
         both = int((resampled & truth).sum())
         scores.append(2 * both / (int(resampled.sum()) + int(truth.sum())))
     return {
         "patches": PATCHES,
         "line_width_px": [1.33, 1.77],
-        "augmentation": "the layout trainer's scale 0.85-1.15 and rotation up to 2 degrees",
+        "augmentation": "quire.layout.train's scale and rotation (affine 1)",
         "median_staff_f1_of_resampled_labels": round(float(np.median(scores)), 4),
         "min_staff_f1_of_resampled_labels": round(float(min(scores)), 4),
     }
