@@ -48,6 +48,7 @@ staff_lines() {
 }
 
 for model in "${models[@]}"; do
+  quire_need_name --model "$model"
   recipe="$QUIRE_ROOT/configs/$model.yaml"
   data="$work/$model-data"
   trained="$work/trained"

@@ -77,6 +77,8 @@ for model in "$layout_base" "$base"; do
   [[ -z "$model" ]] || quire_need_path -f "$model/model.json" "no such file (not a model folder)"
 done
 [[ $replace == 0 || -n "$base" ]] || quire_die "--replace-output-layer needs --base-model"
+quire_need_name --layout-name "$layout_name"
+quire_need_name --recognizer-name "$recognizer_name"
 
 if [[ ${#layout_data[@]} -gt 0 ]]; then
   args=()

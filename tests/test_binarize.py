@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -59,8 +60,9 @@ def test_bad_image_fails_alone_and_inputs_are_untouched(scans, tmp_path):
     assert f"{scans / 'huge.png'}: image is 320x240, over the limit of 1000 pixels" in result.output
 
 
-def test_output_folder_may_not_be_the_input_folder(scans):
+@pytest.mark.parametrize("inside", ["", "out", "out/deeper"])
+def test_output_folder_may_not_be_the_input_folder_or_inside_it(scans, inside):
     before = digest(scans)
-    result = CliRunner().invoke(cli, ["binarize", str(scans), str(scans)])
+    result = CliRunner().invoke(cli, ["binarize", str(scans), str(scans / inside)])
     assert result.exit_code == 2 and "inputs are never overwritten" in result.output
-    assert digest(scans) == before
+    assert digest(scans) == before and not (scans / "out").exists()

@@ -59,6 +59,13 @@ quire_need_args() {
   fi
 }
 
+# quire_need_name OPTION NAME: die unless NAME is a plain file name (a folder made from
+# it stays inside OUT).
+quire_need_name() {
+  [[ "$2" =~ ^[A-Za-z0-9_][A-Za-z0-9._-]*$ ]] ||
+    quire_die "$1 '$2': a name is letters, digits, '.', '-' and '_' (no '/', no leading '.')"
+}
+
 # quire_need_path TEST PATH PROBLEM: die with "PATH: PROBLEM" unless [[ TEST PATH ]] holds
 # (TEST: -e, -d, -f or -s). A dry run checks nothing: an earlier stage would make PATH.
 quire_need_path() {

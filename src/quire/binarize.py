@@ -15,7 +15,12 @@ from PIL import Image
 from quire.batch import BatchResult, run_batch
 from quire.config import BinarizeConfig
 from quire.errors import InputError
-from quire.io import IMAGE_SUFFIXES, atomic_save_image, list_images, read_image
+from quire.io import (
+    IMAGE_SUFFIXES,
+    atomic_save_image,
+    list_images,
+    read_image,
+)
 
 EMPTY_LAYER_SUFFIX = "-empty-layer.png"
 
@@ -49,11 +54,12 @@ def binarize(input_path: Path, output_dir: Path, config: BinarizeConfig) -> Batc
         images = [input_path]
     else:
         images = list_images(input_path)
-    folder = input_path if input_path.is_dir() else input_path.parent
-    if folder.resolve() == output_dir.resolve():
+    folder = input_path.resolve() if input_path.is_dir() else input_path.resolve().parent
+    target = output_dir.resolve()
+    if target == folder or (input_path.is_dir() and target.is_relative_to(folder)):
         raise InputError(
             output_dir,
-            "output folder is the input folder; inputs are never overwritten, choose another",
+            f"is inside the input folder {folder}; inputs are never overwritten, choose another",
         )
     output_dir.mkdir(parents=True, exist_ok=True)
     return run_batch(

@@ -302,11 +302,11 @@ def cut(
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the shuffle.")
 @stage
-def split(list_file: Path, output: Path, val_fraction: float, seed: int) -> None:
+def split(list_file: Path, output: Path, val_fraction: float, seed: int) -> Any:
     """Split a ground-truth LIST into OUTPUT/train.txt and OUTPUT/val.txt, reproducibly."""
     from quire.lists import split_list
 
-    split_list(list_file, output, val_fraction, seed)
+    return split_list(list_file, output, val_fraction, seed)
 
 
 @cli.command()
@@ -565,7 +565,10 @@ def evaluate_text(predicted: Path, truth: Path, output: Path | None, encoding: s
     """CER, SER, WER, LER of PREDICTED (results.tsv) against TRUTH (a list), by snippet."""
     from quire.evaluate import text_scores
 
-    _report(text_scores(predicted, truth, encoding), output, "Transcription errors")
+    report = text_scores(predicted, truth, encoding)
+    _report(report, output, "Transcription errors")
+    if report["problems"]:
+        sys.exit(EXIT_FAILED_INPUTS)
 
 
 def _report(report: dict[str, Any], output: Path | None, title: str) -> None:

@@ -395,7 +395,17 @@ class RecognizePredictConfig(StageConfig):
 
 
 def read_config_file(path: Path) -> dict[str, dict[str, Any]]:
-    """Parse a configuration file: a mapping of stage sections to mappings of keys."""
+    """Parse a configuration file: a mapping of stage sections to mappings of keys; every
+    problem of the file (sections, keys and values of every section) in one error."""
+    sections, problems = _read_sections(path)
+    if problems:
+        raise ConfigError(problems)
+    return sections
+
+
+def _read_sections(path: Path, own: str = "") -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The sections of a configuration file and one line per problem in them; section
+    ``own`` is not checked (its values are checked with the flags that override them)."""
     import yaml
 
     try:
@@ -409,7 +419,7 @@ def read_config_file(path: Path) -> dict[str, dict[str, Any]]:
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError([f"{path}: not valid YAML{where}"]) from None
     if data is None:
-        return {}
+        return {}, []
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: expected a mapping of stage sections, e.g. 'binarize:'"])
     problems = []
@@ -419,24 +429,33 @@ def read_config_file(path: Path) -> dict[str, dict[str, Any]]:
             problems.append(f"{path}: unknown section '{key}' (known: {known})")
         elif value is not None and not isinstance(value, dict):
             problems.append(f"{path}: section '{key}' must be a mapping of keys to values")
-    if problems:
-        raise ConfigError(problems)
-    return {key: value or {} for key, value in data.items()}
+        elif key != own:
+            problems += _problems(SECTIONS[key], value or {}, str(path))
+    usable = {k: v or {} for k, v in data.items() if k in SECTIONS and isinstance(v, dict | None)}
+    return usable, problems
 
 
 def build_config(cls: type[C], config_file: Path | None, flags: dict[str, Any]) -> C:
     """Merge defaults, the file's section for ``cls`` and explicitly given flags."""
     values: dict[str, Any] = {}
+    problems: list[str] = []
     if config_file is not None:
-        values.update(read_config_file(config_file).get(cls.section, {}))
+        sections, problems = _read_sections(config_file, cls.section)
+        values.update(sections.get(cls.section, {}))
     values.update({key: value for key, value in flags.items() if value is not None})
+    problems += _problems(cls, values, str(config_file) if config_file else "options")
+    if problems:
+        raise ConfigError(problems)
+    return cls(**values)
+
+
+def _problems(cls: type[StageConfig], values: dict[str, Any], source: str) -> list[str]:
+    """One line per key or value of ``values`` that ``cls`` does not take."""
     try:
-        return cls(**values)
+        cls(**values)
     except ValidationError as exc:
-        source = str(config_file) if config_file else "options"
-        raise ConfigError(
-            [_describe(error, source, cls.section) for error in exc.errors()]
-        ) from None
+        return [_describe(error, source, cls.section) for error in exc.errors()]
+    return []
 
 
 def _describe(error: Any, source: str, section: str) -> str:

@@ -28,7 +28,7 @@ import functools
 import logging
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,8 @@ from quire.config import CutConfig
 from quire.errors import InputError
 from quire.geometry import level_angle, levelling, snippet_bounds
 from quire.io import atomic_write_text, find_image
-from quire.workdir import page_files, write_snippet_geometry
+from quire.pagexml import unreadable_points
+from quire.workdir import SAFE_ID, page_files, snippet_path, write_snippet_geometry
 
 if TYPE_CHECKING:
     from quire.pagexml import TextLine
@@ -105,6 +106,14 @@ class Snippet:
     left_out: str | None = None  # empty, unclear, confidence
 
 
+@dataclass
+class PageCut:
+    """What cut made of one page: its snippets, and one message per line it refused."""
+
+    snippets: list[Snippet] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 def _ground_truth(line: TextLine, config: CutConfig) -> tuple[str | None, str | None]:
     """A line's one-line transcription, or why it is no ground truth."""
     text = " ".join(((line.styled_text if config.style_markers else line.text) or "").split())
@@ -118,7 +127,27 @@ def _ground_truth(line: TextLine, config: CutConfig) -> tuple[str | None, str | 
     return text, None
 
 
-def cut_page(xml: Path, images: Path, work: Path, config: CutConfig) -> list[Snippet]:
+def line_problem(line: TextLine, seen: set[str]) -> str | None:
+    """Why a line cannot be cut, or ``None``: an id that is no plain XML id or is
+    repeated, or a polygon that is unreadable or has no area."""
+    import cv2
+
+    if line.id is None or not SAFE_ID.fullmatch(line.id):
+        return f"line id {line.id!r} is not a plain XML id (letters, digits, '.', '-', '_')"
+    if line.id in seen:
+        return f"line id {line.id!r} is used twice; only the first is cut"
+    seen.add(line.id)
+    if unreadable := unreadable_points(line.coords_text):
+        return f"line {line.id}: unreadable polygon points ({unreadable!r})"
+    polygon = np.asarray(line.coords, np.float32)
+    if len(polygon) < 3:
+        return f"line {line.id}: a polygon needs 3 points, it has {len(polygon)}"
+    if cv2.contourArea(polygon) < 1:
+        return f"line {line.id}: the polygon has no area (its points are on one line)"
+    return None
+
+
+def cut_page(xml: Path, images: Path, work: Path, config: CutConfig) -> PageCut:
     """Write the snippets of one page (a module-level function: it runs in workers too)."""
     from PIL import Image
 
@@ -129,24 +158,26 @@ def cut_page(xml: Path, images: Path, work: Path, config: CutConfig) -> list[Sni
     stem = xml.stem
     mode = "RGB" if config.fill == "alpha" else "L"
     page = np.asarray(read_image(find_image(images, stem, doc.page.image_filename), mode))
-    folder = work / "snippets" / stem
-    snippets = []
+    cut = PageCut()
+    seen: set[str] = set()
     for line in doc.text_lines():
+        if problem := line_problem(line, seen):
+            cut.problems.append(f"{xml}: {problem}")
+            continue
+        path = snippet_path(work, stem, line.id)
         polygon = np.asarray(line.coords, float)
-        if len(polygon) < 3:
-            continue  # no area to cut (a reader of other tools' files meets these)
         baseline = np.asarray(line.baseline, float)
         angle = level_angle(baseline) if config.deskew else 0.0
         pixels, inside = cut_line(page, polygon, angle)
         if pixels.shape[0] < config.min_height:
+            log.info("%s: line %s is lower than min_height, not cut", xml, line.id)
             continue
-        path = folder / f"{stem}-{line.id}.png"
-        folder.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         atomic_save_image(path, Image.fromarray(finish_snippet(pixels, inside, config)))
         text, left_out = _ground_truth(line, config)
         kind = "staves" if line.is_staff else "lines"
-        snippets.append(Snippet(path, kind, text, line.conf, left_out))
-    return snippets
+        cut.snippets.append(Snippet(path, kind, text, line.conf, left_out))
+    return cut
 
 
 def cut(images: Path, work: Path, config: CutConfig, pages: Path | None = None) -> BatchResult:
@@ -155,6 +186,14 @@ def cut(images: Path, work: Path, config: CutConfig, pages: Path | None = None) 
     if not files:
         raise InputError(pages or work / "page", "no PageXML files")
     found: list[Snippet] = []
+    problems: list[str] = []
+
+    def collect(_: Path, page: PageCut) -> None:
+        found.extend(page.snippets)
+        problems.extend(page.problems)
+        for problem in page.problems:
+            log.error("%s", problem)
+
     write_snippet_geometry(work, config.deskew, config.padding)
     result = run_batch(
         files,
@@ -162,8 +201,9 @@ def cut(images: Path, work: Path, config: CutConfig, pages: Path | None = None) 
         description="cut",
         noun="page",
         workers=config.workers,
-        collect=lambda _, snippets: found.extend(snippets),
+        collect=collect,
     )
+    result.problems += problems
     lists = work / "lists"
     lists.mkdir(parents=True, exist_ok=True)
     for kind in KINDS:

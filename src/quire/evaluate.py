@@ -199,8 +199,9 @@ def text_scores(
     """Error rates of a ``results.tsv`` against a ground-truth list, joined on snippet."""
     from quire.lists import read_list, read_results
 
-    entries, _ = read_list(truth, need_text=False)
-    results, problems = read_results(predicted)
+    entries, problems = read_list(truth, need_text=False)
+    results, more = read_results(predicted)
+    problems += more
     for problem in problems:
         log.error("%s", problem)
     found = {key: result.text for key, result in results.items()}
@@ -209,7 +210,7 @@ def text_scores(
         raise QuireError(f"{truth}: no lines to evaluate")
     missing = sorted(set(true) - set(found))
     pairs = [(found.get(key, ""), text) for key, text in true.items()]
-    return {**error_rates(pairs, encoding, normalization), "missing": missing}
+    return {**error_rates(pairs, encoding, normalization), "missing": missing, "problems": problems}
 
 
 def _pair_lines(

@@ -87,6 +87,21 @@ def music_systems(doc: PageDocument, report: PageExport) -> list[list[list[list[
     return systems
 
 
+def numbered_ids(xml: bytes) -> bytes:
+    """music21 names a part or instrument that has no id P or I and an md5 of the clock:
+    number them in order of first use instead (P1, P2, ...; I1, I2, ...)."""
+    ids: dict[bytes, bytes] = {}
+
+    def number(found: re.Match[bytes]) -> bytes:
+        old = found[0]
+        if old not in ids:
+            kind = old[:1]
+            ids[old] = kind + str(sum(k[:1] == kind for k in ids) + 1).encode()
+        return ids[old]
+
+    return re.sub(rb"\b[PI][0-9a-f]{32}\b", number, xml)
+
+
 def write_music(kern: str, out: Path, stem: str, formats: list[str]) -> dict[str, str]:
     """Write the score in every music format asked for; their file names by format."""
     import verovio
@@ -95,7 +110,9 @@ def write_music(kern: str, out: Path, stem: str, formats: list[str]) -> dict[str
     if "kern" in formats:
         atomic_write_text(out / f"{stem}.krn", kern)
     toolkit = verovio.toolkit()
-    toolkit.setOptions({"inputFrom": "humdrum"})
+    # xml:ids from Verovio's process-wide generator, which loadData seeds with the CRC32
+    # of the score: a function of the page, whatever was exported before it
+    toolkit.setOptions({"inputFrom": "humdrum", "xmlIdChecksum": True})
     if not toolkit.loadData(kern):
         raise InputError(out / f"{stem}.krn", "Verovio cannot read the page's score")
     # MEI and MusicXML are dated like the PageXML (SOURCE_DATE_EPOCH), not by the clock
@@ -115,7 +132,7 @@ def write_music(kern: str, out: Path, stem: str, formats: list[str]) -> dict[str
             exporter.parse(),
             count=1,
         )
-        atomic_write_bytes(out / f"{stem}.musicxml", xml)
+        atomic_write_bytes(out / f"{stem}.musicxml", numbered_ids(xml))
     for name in formats:
         if name in MUSIC_SUFFIXES:
             written[name] = f"{stem}{MUSIC_SUFFIXES[name]}"

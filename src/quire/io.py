@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+import numpy as np
+
 from quire.errors import InputError
 
 if TYPE_CHECKING:
@@ -121,7 +123,16 @@ def read_image(
                     path,
                     f"image is {image.width}x{image.height}, over the limit of {max_pixels} pixels",
                 )
+            pages = getattr(image, "n_frames", 1)
+            if image.format == "TIFF" and pages > 1:
+                raise InputError(
+                    path,
+                    f"a multi-page TIFF ({pages} pages): quire reads one page a file, so all "
+                    f"{pages} are left out; split it first (e.g. tiffsplit)",
+                )
             image.load()
+            if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+                image = eight_bit(image)
             if mode in ("L", "RGB") and (
                 image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
             ):  # transparent parts (masked snippets, binarized pages) are white paper
@@ -136,6 +147,23 @@ def read_image(
         raise InputError(path, "not a readable image") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(path, f"cannot read image ({exc})") from None
+
+
+def eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float grayscale image as 8 bits, scaled by its real range:
+    16 bits of 65535, floats of 0…1, anything else from its own darkest to lightest
+    value (PIL would clip them at 255, leaving a white page)."""
+    from PIL import Image
+
+    pixels = np.asarray(image, dtype=np.float64)
+    finite = pixels[np.isfinite(pixels)]
+    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    if image.mode.startswith("I;16") or (image.mode == "I" and low >= 0 and high > 255):
+        low, high = 0.0, 65535.0 if high > 255 else 255.0
+    elif image.mode == "F" and low >= 0 and high <= 1:
+        low, high = 0.0, 1.0
+    scaled = (np.nan_to_num(pixels, nan=high) - low) * 255 / max(high - low, 1e-12)
+    return Image.fromarray(np.clip(np.round(scaled), 0, 255).astype(np.uint8), "L")
 
 
 def find_image(images: Path, stem: str, filename: str | None) -> Path:

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from quire.batch import BatchResult
 from quire.errors import InputError
 from quire.io import atomic_write_text
 
@@ -30,34 +31,48 @@ class Entry:
     source: str = ""  # list:line, for messages
 
 
-def _lines(path: Path, kind: str) -> list[str]:
+def _lines(path: Path, kind: str, problems: list[str]) -> list[tuple[str, str]]:
+    """The non-blank lines of a list or results file with their ``file:line`` source; a
+    line that is not UTF-8 is left out, with a message in ``problems``."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read {kind} ({exc})") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read {kind} ({exc.strerror})") from None
+    lines = []
+    for number, raw in enumerate(data.splitlines(), start=1):
+        source = f"{path}:{number}"
+        try:
+            line = raw.decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            byte = raw[exc.start]
+            problems.append(f"{source}: not UTF-8 (byte 0x{byte:02x} at column {exc.start + 1})")
+            continue
+        if line.strip():
+            lines.append((source, line))
+    return lines
 
 
 def _weight(value: str) -> float | None:
+    """A weight or confidence: a number from 0 to 1, else ``None``."""
     try:
         weight = float(value)
     except ValueError:
         return None
-    return weight if weight >= 0 else None
+    return weight if 0.0 <= weight <= 1.0 else None
 
 
 def read_list(path: Path, need_text: bool = True) -> tuple[list[Entry], list[str]]:
     """The entries of a list file, and one message per unusable line."""
-    entries, problems = [], []
-    for number, line in enumerate(_lines(path, "list"), start=1):
-        if not line.strip():
-            continue
-        source = f"{path}:{number}"
+    entries: list[Entry] = []
+    problems: list[str] = []
+    for source, line in _lines(path, "list", problems):
         fields = line.split("\t")
-        text, weight = "", 1.0
-        if len(fields) >= 3 and (w := _weight(fields[1])) is not None:
+        text, weight = "\t".join(fields[1:]), 1.0
+        if len(fields) >= 3:
+            if (w := _weight(fields[1])) is None:
+                problems.append(f"{source}: weight {fields[1]!r} is not a number from 0 to 1")
+                continue
             weight, text = w, "\t".join(fields[2:])
-        elif len(fields) >= 2:
-            text = "\t".join(fields[1:])
         if need_text and len(fields) < 2:
             problems.append(f"{source}: no transcription (expected path<TAB>text)")
             continue
@@ -90,8 +105,9 @@ def write_list(path: Path, entries: list[Entry], weighted: bool | None = None) -
     atomic_write_text(path, "".join(f"{row}\n" for row in rows))
 
 
-def split_list(list_file: Path, output: Path, fraction: float, seed: int) -> tuple[int, int]:
-    """Split a list into ``output/train.txt`` and ``output/val.txt``; the line counts.
+def split_list(list_file: Path, output: Path, fraction: float, seed: int) -> BatchResult:
+    """Split a list into ``output/train.txt`` and ``output/val.txt``; its unusable lines
+    are reported as problems.
 
     The same list, fraction and seed give the same split. Validation gets
     round(fraction × lines) lines, but at least one and never all: 2 lines split 1 / 1,
@@ -111,7 +127,7 @@ def split_list(list_file: Path, output: Path, fraction: float, seed: int) -> tup
     write_list(output / "train.txt", order[count:])
     write_list(output / "val.txt", order[:count])
     log.info("%s: %d lines to train, %d to validate", list_file, len(order) - count, count)
-    return len(order) - count, count
+    return BatchResult(done=len(order), noun="line", problems=problems)
 
 
 @dataclass
@@ -128,11 +144,9 @@ class Result:
 def read_results(path: Path) -> tuple[dict[str, Result], list[str]]:
     """The results of a results file keyed by snippet (file stem), and one message per
     unusable line."""
-    rows, problems = {}, []
-    for number, line in enumerate(_lines(path, "results"), 1):
-        if not line.strip():
-            continue
-        source = f"{path}:{number}"
+    rows: dict[str, Result] = {}
+    problems: list[str] = []
+    for source, line in _lines(path, "results", problems):
         fields = line.split("\t")
         if len(fields) < 3:
             problems.append(f"{source}: expected path<TAB>confidence<TAB>text")
@@ -140,11 +154,8 @@ def read_results(path: Path) -> tuple[dict[str, Result], list[str]]:
         metadata = _metadata(fields)
         if metadata is not None:  # Loghi's 4 fields: path, metadata (JSON), confidence, text
             del fields[1]
-        try:
-            confidence = float(fields[1])
-        except ValueError:
-            confidence = -1.0
-        if not 0.0 <= confidence <= 1.0:
+        confidence = _weight(fields[1])
+        if confidence is None:
             problems.append(f"{source}: confidence {fields[1]!r} is not a number from 0 to 1")
             continue
         key = Path(fields[0]).stem

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 WEIGHTS = "model.safetensors"
 META = "model.json"
+# The fields of model.json that building a model of each kind needs, with their JSON type.
+REQUIRED_FIELDS: dict[str, dict[str, type]] = {
+    "layout": {"layers": list, "architecture": dict},
+    "recognizer": {"vocabulary": dict, "architecture": dict},
+}
 
 
 def git_commit() -> str | None:
@@ -107,10 +112,17 @@ def read_meta(path: Path, kind: str) -> dict[str, Any]:
         raise InputError(path, f"not a model directory (needs {WEIGHTS} and {META})")
     try:
         meta = json.loads((path / META).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path / META, f"unreadable ({exc})") from None
+    if not isinstance(meta, dict):
+        raise InputError(path / META, f"is a JSON {type(meta).__name__}, not an object")
     if meta.get("kind") != kind:
         raise InputError(path, f"is a {meta.get('kind')!r} model, not a {kind!r} model")
+    for name, required in REQUIRED_FIELDS.get(kind, {}).items():
+        if name not in meta:
+            raise InputError(path / META, f"lacks the field {name!r}")
+        if not isinstance(meta[name], required):
+            raise InputError(path / META, f"field {name!r} is not a JSON {required.__name__}")
     return meta
 
 
@@ -131,6 +143,23 @@ def load_model(path: Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str
     except Exception as exc:  # safetensors raises several types for corrupt files
         raise InputError(path / WEIGHTS, f"unreadable weights ({exc})") from None
     return state, meta
+
+
+def load_weights(net: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Put the weights of the model directory ``path`` into ``net``; one line saying what
+    differs when they belong to another network."""
+    own = net.state_dict()
+    missing = own.keys() - state.keys()
+    extra = state.keys() - own.keys()
+    shapes = [k for k in own.keys() & state.keys() if own[k].shape != state[k].shape]
+    if missing or extra or shapes:
+        raise InputError(
+            path,
+            f"weights do not fit the network model.json describes: of {len(own)} tensors, "
+            f"{len(shapes)} differ in shape, {len(missing)} are missing and {len(extra)} "
+            "are unknown; was it trained with another --architecture?",
+        )
+    net.load_state_dict(state)
 
 
 def base_record(path: Path, meta: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def _from_results(path: Path, result: BatchResult) -> list[tuple[Entry, bool]]:
 
 def _from_pages(work: Path, result: BatchResult) -> list[tuple[Entry, bool]]:
     from quire.pagexml import PageDocument
-    from quire.workdir import page_files
+    from quire.workdir import page_files, snippet_path
 
     found = []
     for xml in page_files(work):
@@ -46,7 +46,12 @@ def _from_pages(work: Path, result: BatchResult) -> list[tuple[Entry, bool]]:
             continue
         for line in doc.text_lines():
             if line.text and line.text.strip() and line.conf is not None:
-                snippet = work / "snippets" / xml.stem / f"{xml.stem}-{line.id}.png"
+                try:
+                    snippet = snippet_path(work, xml.stem, line.id)
+                except InputError as exc:
+                    result.failed.append((str(xml), f"{xml}: {exc.problem}"))
+                    log.error("%s: %s", xml, exc.problem)
+                    continue
                 found.append((Entry(snippet, line.text, line.conf), line.is_staff))
     return found
 

@@ -4,6 +4,7 @@ the record of how its snippets were cut."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,19 @@ from quire.io import atomic_write_text
 
 if TYPE_CHECKING:
     from quire.pagexml import PageDocument
+
+
+# An XML NCName, what PAGE's @id allows: no separators, never "." or "..".
+SAFE_ID = re.compile(r"[^\W\d][\w.-]{0,127}")
+
+
+def snippet_path(work: Path, stem: str, line_id: str | None) -> Path:
+    """``WORK/snippets/<stem>/<stem>-<line id>.png``, the key merge joins on; an
+    :class:`InputError` unless the id is a plain XML id and the stem a file name (a path
+    built from anything else could leave the folder)."""
+    if line_id is None or not SAFE_ID.fullmatch(line_id) or stem in {"", ".", ".."}:
+        raise InputError(work / "snippets", f"no snippet can be named {stem!r}-{line_id!r}")
+    return work / "snippets" / stem / f"{stem}-{line_id}.png"
 
 
 def page_files(work: Path) -> list[Path]:

@@ -24,6 +24,10 @@ from quire.errors import InputError
 from quire.io import read_image
 
 IGNORE = 255
+# What one zip member may inflate to, and by how much more than its stored size: a page
+# PNG is already compressed (a ratio near 1), a zip bomb inflates a thousandfold.
+MAX_MEMBER_BYTES = 256 << 20
+MAX_RATIO = 100
 _LAYER = re.compile(r"^rgba PNG - Layer (\d+)(?: \(.*\))?\.png$")
 _SELECTION = "rgba PNG - Selected regions.png"
 
@@ -76,7 +80,8 @@ def read_pixeljs_zip(path: Path, max_pixels: int) -> tuple[Sample, int]:
         try:
 
             def read(member: str, mode: str) -> np.ndarray:
-                return _read(f"{path}:{member}", mode, max_pixels, archive.read(names[member]))
+                data = _member_bytes(archive, names[member], f"{path}:{names[member]}")
+                return _read(f"{path}:{member}", mode, max_pixels, data)
 
             image = read("Image.png", "L")
             layers = [read(name, "RGBA")[..., 3] for _, name in numbered]
@@ -84,6 +89,23 @@ def read_pixeljs_zip(path: Path, max_pixels: int) -> tuple[Sample, int]:
         except (zipfile.BadZipFile, KeyError) as exc:
             raise InputError(path, f"corrupt zip member ({exc})") from None
     return _combine(str(path), image, layers, selection), len(layers)
+
+
+def _member_bytes(archive: zipfile.ZipFile, member: str, name: str) -> bytes:
+    """A zip member's bytes, refused before inflating when it would be too large."""
+    info = archive.getinfo(member)
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise InputError(
+            name, f"inflates to {info.file_size} bytes, over the limit of {MAX_MEMBER_BYTES}"
+        )
+    if info.file_size > 1 << 20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        ratio = info.file_size // max(info.compress_size, 1)
+        raise InputError(name, f"compressed {ratio}:1, over {MAX_RATIO}:1 (a zip bomb?)")
+    with archive.open(info) as handle:  # reads no more than the declared size
+        data = handle.read(MAX_MEMBER_BYTES + 1)
+    if len(data) > MAX_MEMBER_BYTES:
+        raise InputError(name, f"inflates to more than {MAX_MEMBER_BYTES} bytes")
+    return data
 
 
 def read_layer_folder(root: Path, stem: str, layers: list[str], max_pixels: int) -> Sample:

@@ -12,6 +12,7 @@ linearly towards tile edges, so seams vanish. Output per page:
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from quire.io import (
     read_image,
 )
 from quire.layers import colour, save_layer
-from quire.models import load_model
+from quire.models import load_model, load_weights
 
 LABELS = "labels.png"
 
@@ -55,12 +56,9 @@ def load_layout_model(path: Path, device: str = "auto") -> LayoutModel:
     state, meta = load_model(path, "layout")
     try:
         net = layout_net(len(meta["layers"]), meta["architecture"])
-    except KeyError as exc:
-        raise InputError(path / "model.json", f"lacks {exc}") from None
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as exc:
-        raise InputError(path, f"weights do not fit model.json ({exc})") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(path / "model.json", f"describes no network ({exc!r})") from None
+    load_weights(net, state, path)
     target = pick_device(device)
     net = net.to(target, memory_format=torch.channels_last).eval()  # twice as fast on CPUs
     return LayoutModel(net, meta, target)
@@ -127,6 +125,13 @@ def write_layers(
 
 def predict_page(path: Path, work: Path, model: LayoutModel, config: LayoutPredictConfig) -> None:
     gray = np.asarray(read_image(path, "L", config.max_pixels))
+    smallest = math.ceil(1 / model.meta["architecture"].get("scale", 1.0))
+    if min(gray.shape) < smallest:
+        raise InputError(
+            path,
+            f"image is {gray.shape[1]}x{gray.shape[0]}, too small for the layout model "
+            f"(the smallest it takes is {smallest}x{smallest})",
+        )
     probs = predict_probabilities(model, gray, config.tile, config.overlap, config.batch_size)
     labels = probs.argmax(axis=0).astype(np.uint8)
     layers = work / "layers" / path.stem

@@ -13,6 +13,7 @@ from quire.pagexml.document import (
     format_points,
     now,
     parse_points,
+    unreadable_points,
 )
 from quire.pagexml.versions import DEFAULT_VERSION, READABLE, WRITABLE
 
@@ -36,4 +37,5 @@ __all__ = [
     "now",
     "parse_custom",
     "parse_points",
+    "unreadable_points",
 ]

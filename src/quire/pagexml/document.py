@@ -113,6 +113,12 @@ def parse_points(text: str | None) -> list[Point]:
     return [(round(float(x)), round(float(y))) for x, y in _POINT.findall(text or "")]
 
 
+def unreadable_points(text: str | None) -> str | None:
+    """What in a ``points`` attribute is no ``x,y`` pair of plain numbers, or ``None``."""
+    leftover = _POINT.sub(" ", text or "").split()
+    return " ".join(leftover)[:40] or None
+
+
 def format_points(points: Sequence[Sequence[float]]) -> str:
     return " ".join(f"{round(x)},{round(y)}" for x, y in points)
 
@@ -201,6 +207,12 @@ class Node:
     @coords.setter
     def coords(self, points: Sequence[Sequence[float]]) -> None:
         self._set_points("Coords", points)
+
+    @property
+    def coords_text(self) -> str | None:
+        """``Coords/@points`` as written, for saying what is wrong with it."""
+        element = self._child("Coords")
+        return None if element is None else element.get("points")
 
     def _regions(self) -> list[Region]:
         return [

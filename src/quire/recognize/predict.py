@@ -44,16 +44,16 @@ class RecognizerModel:
 
     @classmethod
     def load(cls, path: Path, device: str = "auto") -> RecognizerModel:
-        from quire.models import load_model, pick_device
+        from quire.models import load_model, load_weights, pick_device
         from quire.recognize.network import Recognizer
 
         state, meta = load_model(path, "recognizer")
-        vocabulary = Vocabulary.from_json(meta["vocabulary"])
-        net = Recognizer(meta["architecture"]["spec"], vocabulary.size)
         try:
-            net.load_state_dict(state)
-        except RuntimeError as exc:
-            raise InputError(path, f"weights do not fit its architecture ({exc})") from None
+            vocabulary = Vocabulary.from_json(meta["vocabulary"])
+            net = Recognizer(meta["architecture"]["spec"], vocabulary.size)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(path / "model.json", f"describes no recognizer ({exc!r})") from None
+        load_weights(net, state, path)
         target = pick_device(device)
         return cls(net.to(target).eval(), vocabulary, meta, target)
 

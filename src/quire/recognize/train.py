@@ -357,13 +357,16 @@ def train_recognizer(
     elif start.base_state is not None and start.base_vocabulary is not None:
         _load_base(net, start.base_state, start.base_vocabulary, vocabulary)
     train, result, unknown = load_lines(train_entries, vocabulary, net, config)
-    val, val_result, val_unknown = load_lines(val_entries, vocabulary, net, config)
     if unknown:  # only when the vocabulary came from elsewhere
         raise QuireError(f"training lines: {unknown_report(unknown, len(train.images))}")
-    if val_unknown:
-        log.warning("validation lines: %s", unknown_report(val_unknown, len(val.images)))
-    result.done += val_result.done
-    result.failed += val_result.failed + [(p, p) for p in problems]
+    val = train  # scored on its training lines: read (and reported) once
+    if val_entries is not train_entries:
+        val, val_result, val_unknown = load_lines(val_entries, vocabulary, net, config)
+        if val_unknown:
+            log.warning("validation lines: %s", unknown_report(val_unknown, len(val.images)))
+        result.done += val_result.done
+        result.failed += val_result.failed
+    result.failed += [(p, p) for p in problems]
     if not train.images or not val.images:
         raise QuireError("no usable training or validation line left")
     frozen = [m for part in config.freeze for m in net.parts()[part]]
