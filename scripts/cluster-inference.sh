@@ -56,6 +56,7 @@ while [[ $# -gt 0 ]]; do
 done
 quire_need_args 2 "${args[@]}"
 images=${args[0]} out=${args[1]}
+quire_need_output "$out"
 [[ "$shards" =~ ^[1-9][0-9]*$ ]] || quire_die "--shards must be a positive number, not '$shards'"
 [[ "$cpus" =~ ^[1-9][0-9]*$ ]] || quire_die "--cpus-per-task must be a positive number"
 [[ "$gpus" =~ ^[0-9]+$ ]] || quire_die "--gpus-per-task must be a number"

@@ -42,6 +42,7 @@ while [[ $# -gt 0 ]]; do
 done
 quire_need_args 2 "${args[@]}"
 in=${args[0]} out=${args[1]}
+quire_need_output "$out"
 quire_need_path -d "$in" "not a folder"
 [[ "$kind" =~ ^(staves|lines|auto)$ ]] || quire_die "--kind must be staves, lines or auto"
 pages=${pages:-$in/page}

@@ -44,6 +44,7 @@ while [[ $# -gt 0 ]]; do
 done
 quire_need_args 1 "${args[@]}"
 out=${args[0]}
+quire_need_output "$out"
 [[ -z "$text_pages" || ${#texts[@]} -gt 0 ]] || quire_die "--text-pages needs --texts FILE"
 
 common=("${QUIRE_CONFIG[@]}")

@@ -60,7 +60,8 @@ while [[ $# -gt 0 ]]; do
 done
 quire_need_args 2 "${args[@]}"
 images=${args[0]} out=${args[1]}
-quire_need_path -e "$images" "no such folder or image"
+quire_need_images "$images"
+quire_need_output "$out"
 [[ $loghi_layout == 0 || -d "$images" ]] || quire_die "$images: --loghi-layout needs a folder of images"
 [[ "$text_model" == none ]] && text_model="" || text_model=$(quire_abspath "$text_model")
 for model in "$layout_model" "$staff_model" ${text_model:+"$text_model"}; do

@@ -44,6 +44,7 @@ while [[ $# -gt 0 ]]; do
 done
 quire_need_args 2 "${args[@]}"
 images=${args[0]} out=${args[1]}
+quire_need_output "$out"
 
 resume=()
 [[ ! -d "$out/inference/.done" ]] || resume=(--resume)

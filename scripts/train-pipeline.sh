@@ -63,6 +63,7 @@ while [[ $# -gt 0 ]]; do
 done
 quire_need_args 1 "${args[@]}"
 out=${args[0]}
+quire_need_output "$out"
 [[ ${#layout_data[@]} -gt 0 || ${#train_data[@]} -gt 0 ]] ||
   quire_die "nothing to train: give --layout-data and / or --train-data (see --help)"
 for path in "${layout_data[@]}"; do

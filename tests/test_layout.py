@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -445,3 +446,32 @@ def test_bad_training_input_is_one_clear_line(tmp_path, pages, problem):
     else:  # the bad zip is left out, the rest trains
         assert len(errors) == 1 and result.exit_code == 1
         assert (tmp_path / "m" / "model.json").exists()
+
+
+def test_a_zip_bomb_is_refused_within_bounded_memory(tmp_path):
+    """A 1 MiB Pixel.js zip whose Image.png inflates to 1 GiB: refused by its declared
+    size, in a process that never holds it (peak memory well under 500 MB)."""
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("Image.png", "w", force_zip64=True) as member:
+            block = bytes(1 << 24)
+            for _ in range(64):
+                member.write(block)
+        archive.writestr("rgba PNG - Layer 0 (Background).png", b"")
+    assert bomb.stat().st_size < 8 << 20
+    measure = (
+        "import resource, subprocess, sys; "
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+        "print(done.stderr)"
+    )
+    quire = [str(Path(sys.executable).parent / "quire"), "layout", "train", str(bomb), "-o"]
+    result = subprocess.run(
+        [sys.executable, "-c", measure, *quire, str(tmp_path / "model")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    status, peak_kib = result.stdout.split("\n")[0].split()
+    assert status == "2" and "bomb.zip:Image.png: inflates to 1073741824 bytes" in result.stdout
+    assert int(peak_kib) < 500 * 1024

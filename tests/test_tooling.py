@@ -15,7 +15,7 @@ from PIL import Image
 
 from quire.cli import cli
 from quire.pagexml import PageDocument
-from tests.conftest import REPO
+from tests.conftest import REPO, script_environment
 
 
 def run(*args: str, code: int = 0) -> str:
@@ -283,6 +283,27 @@ def test_export_gives_midi_with_the_notes_of_the_source_kern(music, tmp_path, va
             assert overlay.width == 827  # the page at 100 dpi, under the 1600 px limit
     index = (work / "export" / "index.html").read_text()
     assert index.count("<tr>") == 3 and "musicxml" in index
+
+
+def test_export_writes_the_same_bytes_in_every_run(music, tmp_path):
+    """Two processes, and a page exported alone, give the same files (Verovio and music21
+    draw ids at random unless told otherwise)."""
+    env = script_environment(SOURCE_DATE_EPOCH="1700000000")
+    exported = []
+    for run_name, keep in (("first", None), ("second", None), ("alone", -1)):
+        work = tmp_path / run_name
+        shutil.copytree(music / "page", work / "page")
+        if keep is not None:
+            for xml in sorted((work / "page").glob("*.xml"))[:keep]:
+                xml.unlink()
+        subprocess.run(["quire", "export", music / "images", work], env=env, check=True)
+        exported.append(
+            {p.relative_to(work / "export"): p.read_bytes() for p in (work / "export").rglob("*.*")}
+        )
+    first, second, alone = exported
+    assert {p.suffix for p in first} >= {".krn", ".musicxml", ".mid", ".mei", ".png", ".html"}
+    assert first == second
+    assert all(first[name] == data for name, data in alone.items() if name.name != "index.html")
 
 
 def test_export_leaves_out_a_staff_that_is_not_music_and_says_so(music, tmp_path):

@@ -59,6 +59,19 @@ quire_need_args() {
   fi
 }
 
+# quire_need_images PATH: PATH is an image or a folder with at least one image in it.
+quire_need_images() {
+  quire_need_path -e "$1" "no such folder or image"
+  [[ "${QUIRE_DRY_RUN:-0}" == 1 || ! -d "$1" ]] && return 0
+  [[ -n "$(find "$1" -maxdepth 1 -regextype egrep -iregex '.*\.(png|jpe?g|tiff?|bmp|webp)' \
+    -print -quit)" ]] || quire_die "$1: no images in this folder (png, jpg, tif, bmp, webp)"
+}
+
+# quire_need_output PATH: PATH is a folder or does not exist yet (then it is made).
+quire_need_output() {
+  [[ ! -e "$1" || -d "$1" ]] || quire_die "$1: not a folder (the output folder to write)"
+}
+
 # quire_need_name OPTION NAME: die unless NAME is a plain file name (a folder made from
 # it stays inside OUT).
 quire_need_name() {

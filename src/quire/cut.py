@@ -132,7 +132,9 @@ def line_problem(line: TextLine, seen: set[str]) -> str | None:
     repeated, or a polygon that is unreadable or has no area."""
     import cv2
 
-    if line.id is None or not SAFE_ID.fullmatch(line.id):
+    if line.id is None:
+        return "a line without an id is not cut"
+    if not SAFE_ID.fullmatch(line.id):
         return f"line id {line.id!r} is not a plain XML id (letters, digits, '.', '-', '_')"
     if line.id in seen:
         return f"line id {line.id!r} is used twice; only the first is cut"

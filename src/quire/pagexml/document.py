@@ -115,8 +115,8 @@ def parse_points(text: str | None) -> list[Point]:
 
 def unreadable_points(text: str | None) -> str | None:
     """What in a ``points`` attribute is no ``x,y`` pair of plain numbers, or ``None``."""
-    leftover = _POINT.sub(" ", text or "").split()
-    return " ".join(leftover)[:40] or None
+    tokens = re.sub(r"\s*,\s*", ",", (text or "").strip()).split()
+    return " ".join(token for token in tokens if not _POINT.fullmatch(token))[:40] or None
 
 
 def format_points(points: Sequence[Sequence[float]]) -> str:
@@ -594,8 +594,8 @@ class PageDocument:
         changed = 0
         for element in self.root.iter(self._q("Coords"), self._q("Baseline")):
             raw = element.get("points")
-            if raw is None:
-                continue
+            if raw is None or unreadable_points(raw):
+                continue  # kept as written, for the stages to say what is wrong
             points = parse_points(raw)
             if width and height:
                 points = [

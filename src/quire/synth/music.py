@@ -15,6 +15,7 @@ the **kern records it shows.
 from __future__ import annotations
 
 import io
+import logging
 import random
 import re
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from quire.music.encodings import encode
 from quire.music.kern import KernError, KernScore, parse_kern, staff_text, staff_tokens
 from quire.synth.generate import MusicStyle, generate_kern
 from quire.synth.output import PageGeometry, write_page
+
+log = logging.getLogger("quire")
 
 if TYPE_CHECKING:
     import verovio
@@ -344,12 +347,25 @@ def synth_page(index: int, output: Path, config: SynthMusicConfig) -> str:
     return stem
 
 
+def read_humdrum(path: Path) -> str:
+    """A Humdrum file's text: UTF-8, else Latin-1 (as older collections are encoded, and
+    as the Humdrum tools read them), said at ``-v``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        log.debug(
+            "%s: not UTF-8 (byte 0x%02x at %d), read as Latin-1", path, data[exc.start], exc.start
+        )
+        return data.decode("latin-1")
+
+
 def synth_kern_file(path: Path, output: Path, config: SynthMusicConfig) -> list[str]:
     """Render every page of one **kern file; return the stems written."""
-    try:
-        kern = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read ({exc})") from None
+    kern = read_humdrum(path)
     try:
         score = parse_kern(kern)
         seed = config.seed * 1_000_003 + sum(map(ord, path.name))
