@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -106,3 +107,64 @@ def test_ranges_must_be_in_order(tmp_path):
     )
     assert result.exit_code == 2
     assert f"error: {config}: synth-text: lines_min is larger than lines_max" in result.output
+
+
+def test_cgroup_quotas_of_both_versions_are_read(tmp_path):
+    from quire.cpus import cgroup_cpus
+
+    membership = tmp_path / "cgroup"
+    membership.write_text("0::/job/step\n")
+    for folder, limit in (("job", "150000 100000"), ("job/step", "max 100000")):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "cpu.max").write_text(f"{limit}\n")
+    assert cgroup_cpus(tmp_path, membership) == 2  # the parent's 1.5 CPUs, rounded up
+    membership.write_text("4:cpu,cpuacct:/slurm/job\n")
+    group = tmp_path / "cpu,cpuacct" / "slurm" / "job"
+    group.mkdir(parents=True)
+    (group / "cpu.cfs_period_us").write_text("100000\n")
+    (group / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpus(tmp_path, membership) is None
+    (group / "cpu.cfs_quota_us").write_text("100000\n")
+    assert cgroup_cpus(tmp_path, membership) == 1
+
+
+def test_threads_follow_affinity_slurm_and_the_threads_option(monkeypatch):
+    from quire.cpus import usable_cpus
+
+    pinned = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
+    check = f"{pinned} from quire.cpus import usable_cpus; print(usable_cpus())"
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", check], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "1"
+    )
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert usable_cpus() == 1
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK")
+    monkeypatch.delenv("QUIRE_THREADS", raising=False)
+    run = (
+        "import os, torch; from quire.cli import cli; from quire.cpus import fit_threads; "
+        "cli.main(['--threads', '1', 'split', '--help'], standalone_mode=False); "
+        "print(os.environ['OMP_NUM_THREADS'], fit_threads(), torch.get_num_threads())"
+    )
+    out = subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-3:] == ["1", "1", "1"]
+
+
+def test_compute_threads_leave_out_the_cpus_other_processes_hold(monkeypatch):
+    import torch
+
+    from quire import cpus
+
+    monkeypatch.delenv("QUIRE_THREADS", raising=False)
+    monkeypatch.setattr(cpus, "usable_cpus", lambda: 4)
+    before = torch.get_num_threads()
+    try:
+        for idle, threads in ((4.0, 4), (3.1, 3), (1.0, 1), (0.2, 1), (None, 4)):
+            monkeypatch.setattr(cpus, "idle_cpus", lambda idle=idle: idle)
+            assert cpus.fit_threads() == threads == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    real = cpus.idle_cpus(0.05)
+    assert real is None or 0 <= real <= len(os.sched_getaffinity(0)) + 0.5

@@ -33,6 +33,7 @@ from quire.config import (
     build_config,
     config_options,
 )
+from quire.cpus import use_threads
 from quire.errors import QuireError
 
 log = logging.getLogger("quire")
@@ -106,7 +107,13 @@ def _base_model_option(help_text: str) -> Callable[[Any], Any]:
 @click.version_option(__version__, prog_name="quire")
 @click.option("-v", "--verbose", count=True, help="Debugging output.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
-def cli(verbose: int, quiet: bool) -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Compute threads (default: QUIRE_THREADS, OMP_NUM_THREADS, or the CPUs this "
+    "process may use: affinity, cgroup quota, SLURM_CPUS_PER_TASK).",
+)
+def cli(verbose: int, quiet: bool, threads: int | None) -> None:
     """quire: scans of music and text documents to PageXML, **kern, MusicXML and MIDI.
 
     Every stage reads and writes files in folders (see docs/formats.md); a stage's
@@ -116,6 +123,7 @@ def cli(verbose: int, quiet: bool) -> None:
 
     setup_logging(-1 if quiet else verbose)
     _fixed_mmap_threshold()
+    use_threads(threads)
 
 
 def _fixed_mmap_threshold() -> None:

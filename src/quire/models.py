@@ -49,9 +49,14 @@ def pick_device(name: str) -> torch.device:
     """``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``."""
     import torch
 
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    from quire.cpus import fit_threads
+
+    device = torch.device(
+        name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
+    )
+    if device.type == "cpu":
+        fit_threads()
+    return device
 
 
 def ink(gray: np.ndarray) -> torch.Tensor:

@@ -1,0 +1,136 @@
+"""The CPUs this process may use, and the thread settings that follow from them.
+
+A machine's core count is not what a process may use: a cluster node gives a job
+``SLURM_CPUS_PER_TASK`` of them, a container a cgroup quota, ``taskset`` an affinity
+mask. Asking torch for every core of a shared machine oversubscribes it, and OpenMP
+threads that spin while waiting for a preempted one make it far worse (recognition
+beside one busy process: 33 times slower). quire takes the smallest of these limits
+(or ``--threads`` / ``QUIRE_THREADS``) and lets waiting threads sleep.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("quire")
+
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpus(root: Path = CGROUP, membership: Path = Path("/proc/self/cgroup")) -> int | None:
+    """The CPUs a cgroup quota allows this process (v2 ``cpu.max``, v1 CFS quota, on its
+    own group and the groups above it), ``None`` without a quota."""
+    limits = []
+    try:
+        lines = membership.read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, controllers, group = line.split(":", 2)
+        version2 = controllers == ""
+        if not version2 and "cpu" not in controllers.split(","):
+            continue
+        base = root if version2 else root / controllers
+        if not base.is_dir() and not version2:
+            base = root / "cpu"
+        folder = base / group.lstrip("/")
+        while True:
+            limits.append(_quota(folder, version2))
+            if folder == base or base not in folder.parents:
+                break
+            folder = folder.parent
+    found = [limit for limit in limits if limit]
+    return min(found) if found else None
+
+
+def _quota(folder: Path, version2: bool) -> int | None:
+    """The CPUs the quota of one cgroup folder allows, rounded up; ``None`` without one."""
+    try:
+        if version2:
+            quota, period = (folder / "cpu.max").read_text().split()[:2]
+        else:
+            quota = (folder / "cpu.cfs_quota_us").read_text().strip()
+            period = (folder / "cpu.cfs_period_us").read_text().strip()
+        if quota == "max" or int(quota) <= 0:
+            return None
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cpus() -> int:
+    """The fewest of: the CPUs this process may run on, its cgroup quota and Slurm's
+    ``SLURM_CPUS_PER_TASK``."""
+    counts = [len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()]
+    counts.append(cgroup_cpus())
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    counts.append(int(slurm) if slurm.isdigit() else None)
+    return max(1, min(count for count in counts if count))
+
+
+def idle_cpus(seconds: float = 0.1) -> float | None:
+    """How many of the CPUs this process may run on were idle over the next ``seconds``
+    (``/proc/stat``); ``None`` where that cannot be read."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+
+    def ticks() -> dict[str, tuple[int, int]]:
+        found = {}
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *values = line.split()
+            number = name.removeprefix("cpu")
+            if number.isdigit() and (allowed is None or int(number) in allowed):
+                counts = [int(value) for value in values[:8]]
+                found[number] = (counts[3] + counts[4], sum(counts))  # idle + iowait, all
+        return found
+
+    try:
+        before = ticks()
+        time.sleep(seconds)
+        after = ticks()
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = sum(after[cpu][0] - before[cpu][0] for cpu in before if cpu in after)
+    total = sum(after[cpu][1] - before[cpu][1] for cpu in before if cpu in after)
+    return len(before) * idle / total if total > 0 else None
+
+
+def _positive(value: str | int | None) -> int | None:
+    text = str(value or "")
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def use_threads(threads: int | None = None) -> int:
+    """At the start of a command: ``threads``, else ``QUIRE_THREADS`` or
+    ``OMP_NUM_THREADS`` as the user set them, fix the thread count (kept in
+    ``QUIRE_THREADS``); else the usable CPUs size torch's first pool. Set before torch
+    starts (it reads ``OMP_NUM_THREADS``). Returns the count."""
+    given = (threads, os.environ.get("QUIRE_THREADS"), os.environ.get("OMP_NUM_THREADS"))
+    fixed = next((count for count in map(_positive, given) if count), None)
+    if fixed:
+        os.environ["QUIRE_THREADS"] = str(fixed)
+    count = fixed or usable_cpus()
+    os.environ["OMP_NUM_THREADS"] = str(count)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
+    return count
+
+
+def fit_threads() -> int:
+    """Before compute on the CPU: the fixed thread count (``--threads``,
+    ``QUIRE_THREADS``), else as many threads as the usable CPUs that are idle now, so
+    that no thread waits for a core another process holds. Returns the count."""
+    import torch
+
+    count = _positive(os.environ.get("QUIRE_THREADS"))
+    if count is None:
+        usable = usable_cpus()
+        idle = idle_cpus() if usable > 1 else None
+        count = usable if idle is None else max(1, min(usable, math.ceil(idle - 0.3)))
+    torch.set_num_threads(count)
+    log.debug("%d compute threads", count)
+    return count
