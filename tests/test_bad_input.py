@@ -59,6 +59,16 @@ def case(stage: str, code: int) -> Callable[[Callable[[Path, Path], Run]], None]
     return register
 
 
+def table(stage: str, code: int, build: Callable[..., Run], rows: dict[str, tuple]) -> None:
+    """Register a case per row: its setup calls ``build(in, out, *row)``."""
+    for name, row in rows.items():
+
+        def setup(inp: Path, out: Path, row: tuple = row) -> Run:
+            return build(inp, out, *row)
+
+        CASES[name] = Case(stage, code, setup)
+
+
 # --- building bad input ------------------------------------------------------------
 
 
@@ -105,32 +115,34 @@ def cut_run(inp: Path, out: Path, message: str) -> Run:
     )
 
 
-def line_case(name: str, bad_line: str, problem: str) -> None:
-    """A cut case: page.xml holds ``bad_line``, refused with ``problem``."""
-
-    def setup(inp: Path, out: Path) -> Run:
-        xml = pages_with(inp, bad_line)
-        return cut_run(inp, out, re.escape(f"{xml}: ") + ".*" + problem)
-
-    setup.__name__ = name
-    case("cut", 1)(setup)
+def line_run(inp: Path, out: Path, bad_line: str, problem: str) -> Run:
+    """page.xml holds ``bad_line``, refused with ``problem``."""
+    xml = pages_with(inp, bad_line)
+    return cut_run(inp, out, re.escape(f"{xml}: ") + ".*" + problem)
 
 
 PLAIN_ID = r"is not a plain XML id"
-line_case("cut_id_traversal_onto_an_input", text_line("../../images/page"), PLAIN_ID)
-line_case("cut_id_escaping_the_work_folder", text_line("../../../../ESCAPED"), PLAIN_ID)
-line_case("cut_id_absolute_path", text_line("/tmp/quire-escaped"), PLAIN_ID)
-line_case("cut_id_with_backslash", text_line("..\\..\\x"), PLAIN_ID)
-line_case("cut_id_empty", text_line(""), PLAIN_ID)
-line_case("cut_id_missing", text_line(None), "a line without an id")
-line_case("cut_id_too_long", text_line("l" * 300), PLAIN_ID)
-line_case("cut_id_repeated", text_line("good", text="other"), "line id 'good' is used twice")
-line_case("cut_polygon_of_one_point", text_line("p1", "10,10"), "needs 3 points, it has 1")
-line_case("cut_polygon_of_two_points", text_line("p2", "10,10 90,90"), "needs 3 points, it has 2")
-line_case("cut_polygon_collinear", text_line("p3", "10,10 50,50 90,90"), "has no area")
-line_case("cut_points_not_numbers", text_line("p4", "a,b 10,10 90,10 90,40"), r"unreadable .*'a,b'")
-line_case("cut_points_nan", text_line("p5", "NaN,1 10,10 90,10 90,40"), "unreadable polygon")
-line_case("cut_points_overflow", text_line("p6", "1e999,5 10,10 90,40"), r"unreadable .*'1e999,5'")
+table(
+    "cut",
+    1,
+    line_run,
+    {
+        "cut-id-traversal-onto-an-input": (text_line("../../images/page"), PLAIN_ID),
+        "cut-id-escaping-the-work-folder": (text_line("../../../../ESCAPED"), PLAIN_ID),
+        "cut-id-absolute-path": (text_line("/tmp/quire-escaped"), PLAIN_ID),
+        "cut-id-with-backslash": (text_line("..\\..\\x"), PLAIN_ID),
+        "cut-id-empty": (text_line(""), PLAIN_ID),
+        "cut-id-missing": (text_line(None), "a line without an id"),
+        "cut-id-too-long": (text_line("l" * 300), PLAIN_ID),
+        "cut-id-repeated": (text_line("good", text="other"), "line id 'good' is used twice"),
+        "cut-polygon-of-one-point": (text_line("p1", "10,10"), "needs 3 points, it has 1"),
+        "cut-polygon-of-two-points": (text_line("p2", "10,10 90,90"), "it has 2"),
+        "cut-polygon-collinear": (text_line("p3", "10,10 50,50 90,90"), "has no area"),
+        "cut-points-not-numbers": (text_line("p4", "a,b 10,10 90,10 90,40"), "'a,b'"),
+        "cut-points-nan": (text_line("p5", "NaN,1 10,10 90,10 90,40"), "unreadable polygon"),
+        "cut-points-overflow": (text_line("p6", "1e999,5 10,10 90,40"), "'1e999,5'"),
+    },
+)
 
 
 @case("cut", 1)
@@ -203,15 +215,21 @@ def sixteen_bit(path: Path) -> np.ndarray:
     return gray
 
 
+def ink_kept(inp: Path, out: Path, path: Path) -> Run:
+    """Both scans binarized, the ink of ``path`` kept (not a white page)."""
+    result = out / f"{path.stem}.png"
+    return Run(
+        ["binarize", inp / "scans", out],
+        "2 of 2 files done",
+        lambda: 0.01 < ink_share(result) < 0.2,
+    )
+
+
 @case("binarize", 0)
 def binarize_sixteen_bit_scan(inp: Path, out: Path) -> Run:
     path = scans_with(inp, "deep.png")
     sixteen_bit(path)
-    return Run(
-        ["binarize", inp / "scans", out],
-        "2 of 2 files done",
-        lambda: 0.03 < ink_share(out / "deep.png") < 0.2,
-    )
+    return ink_kept(inp, out, path)
 
 
 @case("binarize", 0)
@@ -220,11 +238,7 @@ def binarize_float_tiff(inp: Path, out: Path) -> Run:
     gray = np.full((240, 320), 0.78, np.float32)
     gray[100:112, 20:300] = 0.08
     Image.fromarray(gray).save(path)
-    return Run(
-        ["binarize", inp / "scans", out],
-        "2 of 2 files done",
-        lambda: 0.01 < ink_share(out / "float.png") < 0.2,
-    )
+    return ink_kept(inp, out, path)
 
 
 @case("binarize", 1)
@@ -292,49 +306,6 @@ def binarize_output_is_input(inp: Path, out: Path) -> Run:
 # --- models ------------------------------------------------------------------------
 
 
-def model_copy(inp: Path, name: str, edit: Callable[[dict], object] = dict) -> Path:
-    """A copy of a shipped model whose model.json ``edit`` changes in place."""
-    target = inp / name
-    shutil.copytree(REPO / "models" / name, target)
-    meta = json.loads((target / "model.json").read_text())
-    edit(meta)
-    (target / "model.json").write_text(json.dumps(meta))
-    return target
-
-
-def layout_run(inp: Path, out: Path, model: Path, message: str) -> Run:
-    make_scan(inp / "scans" / "good.png")
-    return Run(["layout", "predict", inp / "scans", out, "-m", model], message)
-
-
-@case("layout predict", 2)
-def layout_model_json_not_an_object(inp: Path, out: Path) -> Run:
-    model = model_copy(inp, "layout-default")
-    (model / "model.json").write_text("[]")
-    return layout_run(inp, out, model, re.escape(f"{model / 'model.json'}: is a JSON list"))
-
-
-@case("layout predict", 2)
-def layout_model_json_without_layers(inp: Path, out: Path) -> Run:
-    model = model_copy(inp, "layout-default", lambda meta: meta.pop("layers"))
-    return layout_run(
-        inp, out, model, re.escape(f"{model / 'model.json'}: lacks the field 'layers'")
-    )
-
-
-@case("layout predict", 2)
-def layout_model_json_not_json(inp: Path, out: Path) -> Run:
-    model = model_copy(inp, "layout-default")
-    (model / "model.json").write_text("{ nope")
-    return layout_run(inp, out, model, re.escape(f"{model / 'model.json'}: unreadable"))
-
-
-@case("layout predict", 2)
-def layout_weights_of_another_architecture(inp: Path, out: Path) -> Run:
-    model = model_copy(inp, "layout-default", lambda meta: meta["architecture"].update(width=16))
-    return layout_run(inp, out, model, r"tensors, \d+ differ in shape.*another --architecture")
-
-
 @case("layout predict", 1)
 def layout_page_of_one_pixel(inp: Path, out: Path) -> Run:
     make_scan(inp / "scans" / "good.png")
@@ -375,47 +346,108 @@ def snippets(inp: Path, count: int = 3) -> Path:
     return folder / "list.txt"
 
 
-def recognize_run(inp: Path, out: Path, model: Path, message: str) -> Run:
+def meta_edit(change: Callable[[dict], object]) -> Callable[[Path], None]:
+    """Breaks a model by changing its model.json in place."""
+
+    def breaks(model: Path) -> None:
+        meta = json.loads((model / "model.json").read_text())
+        change(meta)
+        (model / "model.json").write_text(json.dumps(meta))
+
+    return breaks
+
+
+def file_put(name: str, data: bytes | None) -> Callable[[Path], None]:
+    """Breaks a model by writing ``data`` to one of its files (``None``: removing it)."""
+
+    def breaks(model: Path) -> None:
+        if data is None:
+            (model / name).unlink()
+        else:
+            (model / name).write_bytes(data)
+
+    return breaks
+
+
+def narrower_lstm(meta: dict) -> None:
+    meta["architecture"]["spec"] = meta["architecture"]["spec"].replace("Lbx128", "Lbx96")
+
+
+def model_run(inp: Path, out: Path, name: str, breaks: Callable[[Path], None], message: str) -> Run:
+    """A copy of a shipped model, broken by ``breaks``, used on good pages or snippets;
+    ``{model}`` in ``message`` stands for the copy's folder."""
+    model = inp / name
+    shutil.copytree(REPO / "models" / name, model)
+    breaks(model)
+    pattern = re.escape(str(model)).join(message.split("{model}"))
+    if name.startswith("layout"):
+        make_scan(inp / "scans" / "good.png")
+        return Run(["layout", "predict", inp / "scans", out, "-m", model], pattern)
     listing = snippets(inp)
     results = out / "results.tsv"
-    return Run(["recognize", "predict", listing, "-m", model, "-o", results], message)
+    return Run(["recognize", "predict", listing, "-m", model, "-o", results], pattern)
 
 
-@case("recognize predict", 2)
-def recognize_model_json_without_vocabulary(inp: Path, out: Path) -> Run:
-    model = model_copy(inp, "staff-default", lambda meta: meta.pop("vocabulary"))
-    return recognize_run(
-        inp, out, model, re.escape(f"{model / 'model.json'}: lacks the field 'vocabulary'")
-    )
-
-
-@case("recognize predict", 2)
-def recognize_model_of_another_kind(inp: Path, out: Path) -> Run:
-    model = model_copy(inp, "staff-default", lambda meta: meta.update(kind="layout"))
-    return recognize_run(inp, out, model, "is a 'layout' model, not a 'recognizer' model")
-
-
-@case("recognize predict", 2)
-def recognize_weights_of_another_architecture(inp: Path, out: Path) -> Run:
-    def wider(meta: dict) -> None:
-        meta["architecture"]["spec"] = meta["architecture"]["spec"].replace("Lbx128", "Lbx96")
-
-    model = model_copy(inp, "staff-default", wider)
-    return recognize_run(inp, out, model, r"tensors, \d+ differ in shape")
-
-
-@case("recognize predict", 2)
-def recognize_model_without_weights(inp: Path, out: Path) -> Run:
-    model = model_copy(inp, "staff-default")
-    (model / "model.safetensors").unlink()
-    return recognize_run(inp, out, model, re.escape(f"{model}: not a model directory"))
-
-
-@case("recognize predict", 2)
-def recognize_weights_corrupt(inp: Path, out: Path) -> Run:
-    model = model_copy(inp, "staff-default")
-    (model / "model.safetensors").write_bytes(b"\x08\0\0\0\0\0\0\0{}garbage")
-    return recognize_run(inp, out, model, re.escape(f"{model / 'model.safetensors'}: unreadable"))
+OTHER_NET = r"tensors, \d+ differ in shape.*another --architecture"
+table(
+    "layout predict",
+    2,
+    model_run,
+    {
+        "layout-model-json-not-an-object": (
+            "layout-default",
+            file_put("model.json", b"[]"),
+            "{model}/model.json: is a JSON list",
+        ),
+        "layout-model-json-without-layers": (
+            "layout-default",
+            meta_edit(lambda meta: meta.pop("layers")),
+            "{model}/model.json: lacks the field 'layers'",
+        ),
+        "layout-model-json-not-json": (
+            "layout-default",
+            file_put("model.json", b"{ nope"),
+            "{model}/model.json: unreadable",
+        ),
+        "layout-weights-of-another-architecture": (
+            "layout-default",
+            meta_edit(lambda meta: meta["architecture"].update(width=16)),
+            OTHER_NET,
+        ),
+    },
+)
+table(
+    "recognize predict",
+    2,
+    model_run,
+    {
+        "recognize-model-json-without-vocabulary": (
+            "staff-default",
+            meta_edit(lambda meta: meta.pop("vocabulary")),
+            "{model}/model.json: lacks the field 'vocabulary'",
+        ),
+        "recognize-model-of-another-kind": (
+            "staff-default",
+            meta_edit(lambda meta: meta.update(kind="layout")),
+            "is a 'layout' model, not a 'recognizer' model",
+        ),
+        "recognize-weights-of-another-architecture": (
+            "staff-default",
+            meta_edit(narrower_lstm),
+            OTHER_NET,
+        ),
+        "recognize-model-without-weights": (
+            "staff-default",
+            file_put("model.safetensors", None),
+            "{model}: not a model directory",
+        ),
+        "recognize-weights-corrupt": (
+            "staff-default",
+            file_put("model.safetensors", b"\x08\0\0\0\0\0\0\0{}garbage"),
+            "{model}/model.safetensors: unreadable",
+        ),
+    },
+)
 
 
 def predict_with(inp: Path, out: Path, extra: str, message: str) -> Run:
@@ -560,13 +592,19 @@ def split_with(inp: Path, out: Path, row: str, message: str) -> Run:
 
 
 WEIGHT = "is not a number from 0 to 1"
-for _name, _weight in [("letters", "abc"), ("nan", "nan"), ("negative", "-1"), ("over", "2.5")]:
-
-    def _setup(inp: Path, out: Path, weight: str = _weight) -> Run:
-        return split_with(inp, out, f"l0.png\t{weight}\tabcd\n", f"weight '{weight}' {WEIGHT}")
-
-    _setup.__name__ = f"list_weight_{_name}"
-    case("split", 1)(_setup)
+table(
+    "split",
+    1,
+    split_with,
+    {
+        "list-weight-letters": ("l0.png\tabc\tabcd\n", f"weight 'abc' {WEIGHT}"),
+        "list-weight-nan": ("l0.png\tnan\tabcd\n", f"weight 'nan' {WEIGHT}"),
+        "list-weight-negative": ("l0.png\t-1\tabcd\n", f"weight '-1' {WEIGHT}"),
+        "list-weight-over": ("l0.png\t2.5\tabcd\n", f"weight '2.5' {WEIGHT}"),
+        "list-row-without-transcription": ("l1.png\n", "no transcription"),
+        "list-row-with-empty-transcription": ("l1.png\t   \n", "empty transcription"),
+    },
+)
 
 
 @case("split", 1)
@@ -578,16 +616,6 @@ def list_row_not_utf8(inp: Path, out: Path) -> Run:
         re.escape(f"{listing}:4: not UTF-8 (byte 0xe9 at column 11)"),
         lambda: len((out / "train.txt").read_text().splitlines()) >= 2,
     )
-
-
-@case("split", 1)
-def list_row_without_transcription(inp: Path, out: Path) -> Run:
-    return split_with(inp, out, "l1.png\n", "no transcription")
-
-
-@case("split", 1)
-def list_row_with_empty_transcription(inp: Path, out: Path) -> Run:
-    return split_with(inp, out, "l1.png\t   \n", "empty transcription")
 
 
 @case("recognize train", 1)
@@ -641,24 +669,17 @@ def merge_run(inp: Path, out: Path, row: bytes, message: str) -> Run:
     )
 
 
-@case("merge", 1)
-def merge_results_row_not_utf8(inp: Path, out: Path) -> Run:
-    return merge_run(inp, out, b"snippets/page/page-l9.png\t0.5\t\xff\xfe\n", "not UTF-8")
-
-
-@case("merge", 1)
-def merge_results_confidence_out_of_range(inp: Path, out: Path) -> Run:
-    return merge_run(inp, out, b"snippets/page/page-l9.png\t7\tx\n", "confidence '7'")
-
-
-@case("merge", 1)
-def merge_results_row_repeated(inp: Path, out: Path) -> Run:
-    return merge_run(inp, out, b"snippets/page/page-l1.png\t0.5\tagain\n", "listed already")
-
-
-@case("merge", 1)
-def merge_results_row_too_short(inp: Path, out: Path) -> Run:
-    return merge_run(inp, out, b"snippets/page/page-l1.png\n", "expected path<TAB>confidence")
+table(
+    "merge",
+    1,
+    merge_run,
+    {
+        "merge-results-row-not-utf8": (b"snippets/page/page-l9.png\t0.5\t\xff\xfe\n", "not UTF-8"),
+        "merge-results-confidence-out-of-range": (b"snippets/page/page-l9.png\t7\tx\n", "'7'"),
+        "merge-results-row-repeated": (b"snippets/page/page-l1.png\t0.5\tx\n", "listed already"),
+        "merge-results-row-too-short": (b"snippets/page/page-l1.png\n", "expected path<TAB>"),
+    },
+)
 
 
 def evaluate_run(inp: Path, out: Path, row: bytes, message: str) -> Run:
@@ -670,14 +691,15 @@ def evaluate_run(inp: Path, out: Path, row: bytes, message: str) -> Run:
     return Run(["evaluate", "text", predicted, truth], re.escape(f"{predicted}:4: ") + message)
 
 
-@case("evaluate text", 1)
-def evaluate_text_row_not_utf8(inp: Path, out: Path) -> Run:
-    return evaluate_run(inp, out, b"l3.png\t0.9\t\xc3(\n", "not UTF-8")
-
-
-@case("evaluate text", 1)
-def evaluate_text_row_without_confidence(inp: Path, out: Path) -> Run:
-    return evaluate_run(inp, out, b"l3.png\tabc\n", "expected path<TAB>confidence<TAB>text")
+table(
+    "evaluate text",
+    1,
+    evaluate_run,
+    {
+        "evaluate-text-row-not-utf8": (b"l3.png\t0.9\t\xc3(\n", "not UTF-8"),
+        "evaluate-text-row-without-confidence": (b"l3.png\tabc\n", "expected path<TAB>confidence"),
+    },
+)
 
 
 # --- configuration files --------------------------------------------------------------
@@ -707,19 +729,16 @@ def config_reports_every_problem(inp: Path, out: Path) -> Run:
     return run
 
 
-@case("configuration", 2)
-def config_not_yaml(inp: Path, out: Path) -> Run:
-    return config_run(inp, out, "binarize: [\n", "not valid YAML at line")
-
-
-@case("configuration", 2)
-def config_not_a_mapping(inp: Path, out: Path) -> Run:
-    return config_run(inp, out, "- binarize\n", "expected a mapping of stage sections")
-
-
-@case("configuration", 2)
-def config_section_not_a_mapping(inp: Path, out: Path) -> Run:
-    return config_run(inp, out, "binarize: 3\n", "section 'binarize' must be a mapping")
+table(
+    "configuration",
+    2,
+    config_run,
+    {
+        "config-not-yaml": ("binarize: [\n", "not valid YAML at line"),
+        "config-not-a-mapping": ("- binarize\n", "expected a mapping of stage sections"),
+        "config-section-not-a-mapping": ("binarize: 3\n", "section 'binarize' must be a mapping"),
+    },
+)
 
 
 # --- scripts ---------------------------------------------------------------------------
