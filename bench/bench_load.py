@@ -96,7 +96,8 @@ def run() -> dict:
                 idle = measure(kind, data, setting == "quire", busy=False)
                 loaded = measure(kind, data, setting == "quire", busy=True)
                 figures[f"{kind}_{setting}"] = {
-                    "threads": idle["threads"],
+                    "threads_idle": idle["threads"],
+                    "threads_loaded": loaded["threads"],
                     "idle_per_second": round(idle["rate"], 3),
                     "loaded_per_second": round(loaded["rate"], 3),
                     "loaded_share_of_idle": round(loaded["rate"] / idle["rate"], 3),
