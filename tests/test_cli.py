@@ -117,7 +117,7 @@ def test_cgroup_quotas_of_both_versions_are_read(tmp_path):
     for folder, limit in (("job", "150000 100000"), ("job/step", "max 100000")):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "cpu.max").write_text(f"{limit}\n")
-    assert cgroup_cpus(tmp_path, membership) == 2  # the parent's 1.5 CPUs, rounded up
+    assert cgroup_cpus(tmp_path, membership) == 1  # the parent's 1.5 CPUs: one whole
     membership.write_text("4:cpu,cpuacct:/slurm/job\n")
     group = tmp_path / "cpu,cpuacct" / "slurm" / "job"
     group.mkdir(parents=True)

@@ -49,7 +49,8 @@ def cgroup_cpus(root: Path = CGROUP, membership: Path = Path("/proc/self/cgroup"
 
 
 def _quota(folder: Path, version2: bool) -> int | None:
-    """The CPUs the quota of one cgroup folder allows, rounded up; ``None`` without one."""
+    """The whole CPUs the quota of one cgroup folder allows (at least 1: a thread on a
+    fraction of a CPU would be throttled while the others wait); ``None`` without one."""
     try:
         if version2:
             quota, period = (folder / "cpu.max").read_text().split()[:2]
@@ -58,7 +59,7 @@ def _quota(folder: Path, version2: bool) -> int | None:
             period = (folder / "cpu.cfs_period_us").read_text().strip()
         if quota == "max" or int(quota) <= 0:
             return None
-        return max(1, math.ceil(int(quota) / int(period)))
+        return max(1, int(quota) // int(period))
     except (OSError, ValueError):
         return None
 

@@ -151,15 +151,15 @@ def read_image(
 
 def eight_bit(image: Image.Image) -> Image.Image:
     """A 16-bit, 32-bit or float grayscale image as 8 bits, scaled by its real range:
-    16 bits of 65535, floats of 0…1, anything else from its own darkest to lightest
-    value (PIL would clip them at 255, leaving a white page)."""
+    integers by their bit depth (8 or 16 bits), floats of 0…1, anything else from its
+    own darkest to lightest value (PIL would clip them at 255, leaving a white page)."""
     from PIL import Image
 
     pixels = np.asarray(image, dtype=np.float64)
     finite = pixels[np.isfinite(pixels)]
     low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-    if image.mode.startswith("I;16") or (image.mode == "I" and low >= 0 and high > 255):
-        low, high = 0.0, 65535.0 if high > 255 else 255.0
+    if image.mode != "F" and low >= 0 and high <= 65535:
+        low, high = 0.0, 255.0 if high <= 255 else 65535.0
     elif image.mode == "F" and low >= 0 and high <= 1:
         low, high = 0.0, 1.0
     scaled = (np.nan_to_num(pixels, nan=high) - low) * 255 / max(high - low, 1e-12)
