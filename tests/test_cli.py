@@ -168,3 +168,30 @@ def test_compute_threads_leave_out_the_cpus_other_processes_hold(monkeypatch):
         torch.set_num_threads(before)
     real = cpus.idle_cpus(0.05)
     assert real is None or 0 <= real <= len(os.sched_getaffinity(0)) + 0.5
+
+
+def test_threads_follow_other_processes_as_long_work_goes_on(monkeypatch):
+    import torch
+
+    from quire import cpus
+
+    monkeypatch.delenv("QUIRE_THREADS", raising=False)
+    monkeypatch.setattr(cpus, "usable_cpus", lambda: 4)
+    monkeypatch.setattr(cpus, "_last_look", None)
+    looks = [{str(n): (0, 0) for n in range(4)}]  # idle and all ticks of four CPUs
+
+    def ticks() -> dict:
+        idle = 100 if len(looks) > 3 else 0  # other processes hold every CPU, then end
+        looks.append({cpu: (i + idle, total + 100) for cpu, (i, total) in looks[-1].items()})
+        return looks[-1]
+
+    monkeypatch.setattr(cpus, "cpu_ticks", ticks)
+    before = torch.get_num_threads()
+    try:
+        counts = []
+        for _ in range(6):
+            cpus.refit_threads(every=0)
+            counts.append(torch.get_num_threads())
+        assert counts[1:3] == [1, 1] and counts[-1] == 4  # others busy, then gone
+    finally:
+        torch.set_num_threads(before)

@@ -39,9 +39,11 @@ class BatchResult:
 
 @contextlib.contextmanager
 def progress(description: str, total: int) -> Iterator[Callable[[], None]]:
-    """A progress bar (with ETA) on the terminal; yields the function that advances it."""
+    """A progress bar (with ETA) on the terminal; yields the function that advances it
+    (which also fits the compute threads to the CPUs now free)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from quire.cpus import refit_threads
     from quire.logs import console
 
     with Progress(
@@ -54,7 +56,12 @@ def progress(description: str, total: int) -> Iterator[Callable[[], None]]:
         disable=not log.isEnabledFor(logging.INFO),
     ) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda: bar.advance(task)
+
+        def advance() -> None:
+            bar.advance(task)
+            refit_threads()  # other processes may have taken or freed CPUs meanwhile
+
+        yield advance
 
 
 def run_batch(

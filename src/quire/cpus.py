@@ -74,30 +74,45 @@ def usable_cpus() -> int:
     return max(1, min(count for count in counts if count))
 
 
-def idle_cpus(seconds: float = 0.1) -> float | None:
-    """How many of the CPUs this process may run on were idle over the next ``seconds``
-    (``/proc/stat``); ``None`` where that cannot be read."""
-    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+Ticks = dict[str, tuple[int, int]]  # per CPU: idle and all clock ticks since boot
 
-    def ticks() -> dict[str, tuple[int, int]]:
-        found = {}
+
+def cpu_ticks() -> Ticks | None:
+    """``/proc/stat``'s idle and total ticks of each CPU this process may run on."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    found = {}
+    try:
         for line in Path("/proc/stat").read_text().splitlines():
             name, *values = line.split()
             number = name.removeprefix("cpu")
             if number.isdigit() and (allowed is None or int(number) in allowed):
                 counts = [int(value) for value in values[:8]]
                 found[number] = (counts[3] + counts[4], sum(counts))  # idle + iowait, all
-        return found
-
-    try:
-        before = ticks()
-        time.sleep(seconds)
-        after = ticks()
     except (OSError, ValueError, IndexError):
+        return None
+    return found
+
+
+def idle_between(before: Ticks | None, after: Ticks | None) -> float | None:
+    """How many CPUs were idle between two looks at the ticks."""
+    if not before or not after:
         return None
     idle = sum(after[cpu][0] - before[cpu][0] for cpu in before if cpu in after)
     total = sum(after[cpu][1] - before[cpu][1] for cpu in before if cpu in after)
     return len(before) * idle / total if total > 0 else None
+
+
+def idle_cpus(seconds: float = 0.1) -> float | None:
+    """How many of the CPUs this process may run on were idle over the next ``seconds``;
+    ``None`` where that cannot be read."""
+    before = cpu_ticks()
+    time.sleep(seconds)
+    return idle_between(before, cpu_ticks())
+
+
+def _threads_for(free: float) -> int:
+    """Threads for ``free`` CPUs (idle, or this process's own), at most the usable ones."""
+    return max(1, min(usable_cpus(), math.ceil(free - 0.3)))
 
 
 def _positive(value: str | int | None) -> int | None:
@@ -129,9 +144,34 @@ def fit_threads() -> int:
 
     count = _positive(os.environ.get("QUIRE_THREADS"))
     if count is None:
-        usable = usable_cpus()
-        idle = idle_cpus() if usable > 1 else None
-        count = usable if idle is None else max(1, min(usable, math.ceil(idle - 0.3)))
+        idle = idle_cpus() if usable_cpus() > 1 else None
+        count = usable_cpus() if idle is None else _threads_for(idle)
     torch.set_num_threads(count)
     log.debug("%d compute threads", count)
     return count
+
+
+_last_look: tuple[float, float, Ticks | None] | None = None  # wall clock, own CPU time, ticks
+
+
+def refit_threads(every: float = 5.0) -> None:
+    """During long work (called as it advances): every ``every`` seconds, fit torch's
+    threads again to the CPUs that were idle or this process's own since the last look,
+    as other processes start and end. Nothing without torch or with a fixed count."""
+    global _last_look
+    if "torch" not in sys.modules or _positive(os.environ.get("QUIRE_THREADS")):
+        return
+    now = time.monotonic()
+    if _last_look is not None and now - _last_look[0] < every:
+        return
+    own, ticks = time.process_time(), cpu_ticks()
+    if _last_look is not None:
+        idle = idle_between(_last_look[2], ticks)
+        if idle is not None:
+            mine = (own - _last_look[1]) / (now - _last_look[0])
+            torch = sys.modules["torch"]
+            count = _threads_for(idle + mine)
+            if count != torch.get_num_threads():
+                torch.set_num_threads(count)
+                log.debug("%d compute threads", count)
+    _last_look = (now, own, ticks)
