@@ -2,10 +2,13 @@
 
 A machine's core count is not what a process may use: a cluster node gives a job
 ``SLURM_CPUS_PER_TASK`` of them, a container a cgroup quota, ``taskset`` an affinity
-mask. Asking torch for every core of a shared machine oversubscribes it, and OpenMP
-threads that spin while waiting for a preempted one make it far worse (recognition
-beside one busy process: 33 times slower). quire takes the smallest of these limits
-(or ``--threads`` / ``QUIRE_THREADS``) and lets waiting threads sleep.
+mask, and other processes hold some of the rest. torch's threads wait for each other,
+spinning, at every step, so one thread on a core another process holds slows them all
+(recognition beside one busy process ran at a third of its speed). quire gives torch as
+many threads as the usable CPUs that are idle, looks again as long work goes on, and
+takes a count given by ``--threads`` / ``QUIRE_THREADS`` / ``OMP_NUM_THREADS`` as it is.
+Letting waiting threads sleep instead (``OMP_WAIT_POLICY=PASSIVE``) made the recognizer
+six times slower on an idle machine.
 """
 
 from __future__ import annotations
@@ -120,20 +123,19 @@ def _positive(value: str | int | None) -> int | None:
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
-def use_threads(threads: int | None = None) -> int:
+def use_threads(threads: int | None = None) -> int | None:
     """At the start of a command: ``threads``, else ``QUIRE_THREADS`` or
     ``OMP_NUM_THREADS`` as the user set them, fix the thread count (kept in
-    ``QUIRE_THREADS``); else the usable CPUs size torch's first pool. Set before torch
-    starts (it reads ``OMP_NUM_THREADS``). Returns the count."""
+    ``QUIRE_THREADS`` for :func:`fit_threads`, and in ``OMP_NUM_THREADS`` for torch's
+    pool, read when torch starts). Returns the fixed count, ``None`` when nothing fixes
+    it (then :func:`fit_threads` chooses as a model is loaded)."""
     given = (threads, os.environ.get("QUIRE_THREADS"), os.environ.get("OMP_NUM_THREADS"))
     fixed = next((count for count in map(_positive, given) if count), None)
     if fixed:
-        os.environ["QUIRE_THREADS"] = str(fixed)
-    count = fixed or usable_cpus()
-    os.environ["OMP_NUM_THREADS"] = str(count)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(count)
-    return count
+        os.environ["QUIRE_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(fixed)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(fixed)
+    return fixed
 
 
 def fit_threads() -> int:
