@@ -49,6 +49,8 @@ staff_lines() {
 
 for model in "${models[@]}"; do
   quire_need_name --model "$model"
+done
+for model in "${models[@]}"; do
   recipe="$QUIRE_ROOT/configs/$model.yaml"
   data="$work/$model-data"
   trained="$work/trained"

@@ -143,6 +143,7 @@ def test_threads_follow_affinity_slurm_and_the_threads_option(monkeypatch):
     assert usable_cpus() == 1
     monkeypatch.delenv("SLURM_CPUS_PER_TASK")
     monkeypatch.delenv("QUIRE_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     run = (
         "import os, torch; from quire.cli import cli; from quire.cpus import fit_threads; "
         "cli.main(['--threads', '1', 'split', '--help'], standalone_mode=False); "
@@ -158,12 +159,13 @@ def test_compute_threads_leave_out_the_cpus_other_processes_hold(monkeypatch):
     from quire import cpus
 
     monkeypatch.delenv("QUIRE_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(cpus, "usable_cpus", lambda: 4)
     before = torch.get_num_threads()
     try:
         for idle, threads in ((4.0, 4), (3.1, 3), (1.0, 1), (0.2, 1), (None, 4)):
             monkeypatch.setattr(cpus, "idle_cpus", lambda idle=idle: idle)
-            assert cpus.fit_threads() == threads == torch.get_num_threads()
+            assert cpus.fit_threads(every=0) == threads == torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
     real = cpus.idle_cpus(0.05)
@@ -176,6 +178,7 @@ def test_threads_follow_other_processes_as_long_work_goes_on(monkeypatch):
     from quire import cpus
 
     monkeypatch.delenv("QUIRE_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(cpus, "usable_cpus", lambda: 4)
     monkeypatch.setattr(cpus, "_last_look", None)
     looks = [{str(n): (0, 0) for n in range(4)}]  # idle and all ticks of four CPUs

@@ -63,8 +63,11 @@ quire_need_args() {
 quire_need_images() {
   quire_need_path -e "$1" "no such folder or image"
   [[ "${QUIRE_DRY_RUN:-0}" == 1 || ! -d "$1" ]] && return 0
-  [[ -n "$(find "$1" -maxdepth 1 -regextype egrep -iregex '.*\.(png|jpe?g|tiff?|bmp|webp)' \
-    -print -quit)" ]] || quire_die "$1: no images in this folder (png, jpg, tif, bmp, webp)"
+  local file
+  for file in "$1"/*; do
+    [[ -f "$file" && "${file,,}" =~ \.(png|jpe?g|tiff?|bmp|webp)$ ]] && return 0
+  done
+  quire_die "$1: no images in this folder (png, jpg, tif, bmp, webp)"
 }
 
 # quire_need_output PATH: PATH is a folder or does not exist yet (then it is made).

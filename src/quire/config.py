@@ -429,8 +429,8 @@ def _read_sections(path: Path, own: str = "") -> tuple[dict[str, dict[str, Any]]
             problems.append(f"{path}: unknown section '{key}' (known: {known})")
         elif value is not None and not isinstance(value, dict):
             problems.append(f"{path}: section '{key}' must be a mapping of keys to values")
-        elif key != own:
-            problems += _problems(SECTIONS[key], value or {}, str(path))
+        elif key != own:  # its keys and values; rules over several keys may need flags
+            problems += _problems(SECTIONS[key], value or {}, str(path), rules=False)
     usable = {k: v or {} for k, v in data.items() if k in SECTIONS and isinstance(v, dict | None)}
     return usable, problems
 
@@ -449,12 +449,16 @@ def build_config(cls: type[C], config_file: Path | None, flags: dict[str, Any]) 
     return cls(**values)
 
 
-def _problems(cls: type[StageConfig], values: dict[str, Any], source: str) -> list[str]:
-    """One line per key or value of ``values`` that ``cls`` does not take."""
+def _problems(
+    cls: type[StageConfig], values: dict[str, Any], source: str, rules: bool = True
+) -> list[str]:
+    """One line per key or value of ``values`` that ``cls`` does not take (and, with
+    ``rules``, per broken rule over several keys)."""
     try:
         cls(**values)
     except ValidationError as exc:
-        return [_describe(error, source, cls.section) for error in exc.errors()]
+        errors = [error for error in exc.errors() if rules or error["loc"]]
+        return [_describe(error, source, cls.section) for error in errors]
     return []
 
 

@@ -124,13 +124,12 @@ def _positive(value: str | int | None) -> int | None:
 
 
 def use_threads(threads: int | None = None) -> int | None:
-    """At the start of a command: ``threads``, else ``QUIRE_THREADS`` or
-    ``OMP_NUM_THREADS`` as the user set them, fix the thread count (kept in
-    ``QUIRE_THREADS`` for :func:`fit_threads`, and in ``OMP_NUM_THREADS`` for torch's
-    pool, read when torch starts). Returns the fixed count, ``None`` when nothing fixes
-    it (then :func:`fit_threads` chooses as a model is loaded)."""
-    given = (threads, os.environ.get("QUIRE_THREADS"), os.environ.get("OMP_NUM_THREADS"))
-    fixed = next((count for count in map(_positive, given) if count), None)
+    """At the start of a command: ``threads``, else the count the user set
+    (:func:`fixed_threads`), fixes the thread count (kept in ``QUIRE_THREADS``, and in
+    ``OMP_NUM_THREADS`` for torch's pool, read when torch starts). Returns the fixed
+    count, ``None`` when nothing fixes it (:func:`fit_threads` then chooses as a model
+    is loaded)."""
+    fixed = _positive(threads) or fixed_threads()
     if fixed:
         os.environ["QUIRE_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(fixed)
         if "torch" in sys.modules:
@@ -138,16 +137,31 @@ def use_threads(threads: int | None = None) -> int | None:
     return fixed
 
 
-def fit_threads() -> int:
-    """Before compute on the CPU: the fixed thread count (``--threads``,
-    ``QUIRE_THREADS``), else as many threads as the usable CPUs that are idle now, so
+def fixed_threads() -> int | None:
+    """The thread count the user gave: ``--threads`` (kept in ``QUIRE_THREADS``),
+    ``QUIRE_THREADS`` or ``OMP_NUM_THREADS`` (torchrun sets 1 for each of its
+    processes); ``None`` when quire chooses."""
+    given = (os.environ.get(name) for name in ("QUIRE_THREADS", "OMP_NUM_THREADS"))
+    return next((count for count in map(_positive, given) if count), None)
+
+
+_last_fit: tuple[float, int] | None = None  # when fit_threads last chose, and what
+
+
+def fit_threads(every: float = 5.0) -> int:
+    """Before compute on the CPU: the fixed thread count, else as many threads as the
+    usable CPUs that are idle now (a look of 0.1 s, reused for ``every`` seconds), so
     that no thread waits for a core another process holds. Returns the count."""
+    global _last_fit
     import torch
 
-    count = _positive(os.environ.get("QUIRE_THREADS"))
-    if count is None:
+    count = fixed_threads()
+    if count is None and _last_fit is not None and time.monotonic() - _last_fit[0] < every:
+        count = _last_fit[1]
+    elif count is None:
         idle = idle_cpus() if usable_cpus() > 1 else None
         count = usable_cpus() if idle is None else _threads_for(idle)
+        _last_fit = (time.monotonic(), count)
     torch.set_num_threads(count)
     log.debug("%d compute threads", count)
     return count
@@ -161,7 +175,7 @@ def refit_threads(every: float = 5.0) -> None:
     threads again to the CPUs that were idle or this process's own since the last look,
     as other processes start and end. Nothing without torch or with a fixed count."""
     global _last_look
-    if "torch" not in sys.modules or _positive(os.environ.get("QUIRE_THREADS")):
+    if "torch" not in sys.modules or fixed_threads():
         return
     now = time.monotonic()
     if _last_look is not None and now - _last_look[0] < every:

@@ -40,7 +40,7 @@ from quire.errors import InputError
 from quire.geometry import level_angle, levelling, snippet_bounds
 from quire.io import atomic_write_text, find_image
 from quire.pagexml import unreadable_points
-from quire.workdir import SAFE_ID, page_files, snippet_path, write_snippet_geometry
+from quire.workdir import id_problem, page_files, snippet_path, write_snippet_geometry
 
 if TYPE_CHECKING:
     from quire.pagexml import TextLine
@@ -127,25 +127,25 @@ def _ground_truth(line: TextLine, config: CutConfig) -> tuple[str | None, str | 
     return text, None
 
 
-def line_problem(line: TextLine, seen: set[str]) -> str | None:
-    """Why a line cannot be cut, or ``None``: an id that is no plain XML id or is
-    repeated, or a polygon that is unreadable or has no area."""
+def line_problem(line: TextLine, stem: str, seen: set[str]) -> str | None:
+    """Why a line of page ``stem`` cannot be cut, or ``None``: an id that is no plain XML
+    id, too long for a file name or repeated, a polygon that is unreadable or has no
+    area, a confidence that is no number."""
     import cv2
 
-    if line.id is None:
-        return "a line without an id is not cut"
-    if not SAFE_ID.fullmatch(line.id):
-        return f"line id {line.id!r} is not a plain XML id (letters, digits, '.', '-', '_')"
-    if line.id in seen:
-        return f"line id {line.id!r} is used twice; only the first is cut"
-    seen.add(line.id)
+    if problem := id_problem(line.id, stem, seen):
+        return problem
     if unreadable := unreadable_points(line.coords_text):
         return f"line {line.id}: unreadable polygon points ({unreadable!r})"
     polygon = np.asarray(line.coords, np.float32)
     if len(polygon) < 3:
         return f"line {line.id}: a polygon needs 3 points, it has {len(polygon)}"
-    if cv2.contourArea(polygon) < 1:
+    if min(cv2.minAreaRect(polygon)[1]) < 1:
         return f"line {line.id}: the polygon has no area (its points are on one line)"
+    try:
+        line.conf  # noqa: B018 - read to check it
+    except ValueError:
+        return f"line {line.id}: TextEquiv@conf is not a number"
     return None
 
 
@@ -163,7 +163,7 @@ def cut_page(xml: Path, images: Path, work: Path, config: CutConfig) -> PageCut:
     cut = PageCut()
     seen: set[str] = set()
     for line in doc.text_lines():
-        if problem := line_problem(line, seen):
+        if problem := line_problem(line, stem, seen):
             cut.problems.append(f"{xml}: {problem}")
             continue
         path = snippet_path(work, stem, line.id)

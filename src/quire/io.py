@@ -123,8 +123,8 @@ def read_image(
                     path,
                     f"image is {image.width}x{image.height}, over the limit of {max_pixels} pixels",
                 )
-            pages = getattr(image, "n_frames", 1)
-            if image.format == "TIFF" and pages > 1:
+            pages = tiff_pages(image)
+            if pages > 1:
                 raise InputError(
                     path,
                     f"a multi-page TIFF ({pages} pages): quire reads one page a file, so all "
@@ -149,20 +149,37 @@ def read_image(
         raise InputError(path, f"cannot read image ({exc})") from None
 
 
+def tiff_pages(image: Image.Image) -> int:
+    """The pages of a TIFF (reduced-resolution images, such as thumbnails and pyramid
+    levels, are not pages); 1 for other formats."""
+    if image.format != "TIFF" or getattr(image, "n_frames", 1) == 1:
+        return 1
+    pages = 0
+    for frame in range(image.n_frames):
+        image.seek(frame)
+        pages += not image.tag_v2.get(254, 0) & 1  # NewSubfileType: reduced resolution
+    image.seek(0)
+    return pages
+
+
 def eight_bit(image: Image.Image) -> Image.Image:
-    """A 16-bit, 32-bit or float grayscale image as 8 bits, scaled by its real range:
-    integers by their bit depth (8 or 16 bits), floats of 0…1, anything else from its
-    own darkest to lightest value (PIL would clip them at 255, leaving a white page)."""
+    """A 16-bit, 32-bit or float grayscale image as 8 bits, scaled by its real range
+    (PIL would clip it at 255, leaving a white page): integers by the bits their
+    largest value needs (8, 12 or 16), floats of 0…1 or 0…255, anything else from its
+    own darkest to its lightest value."""
     from PIL import Image
 
-    pixels = np.asarray(image, dtype=np.float64)
+    pixels = np.asarray(image)
+    if pixels.dtype.kind in "iu" and pixels.min() >= 0 and pixels.max() < 1 << 16:
+        top = next(2**bits - 1 for bits in (8, 12, 16) if pixels.max() < 2**bits)
+        scaled = (pixels.astype(np.uint32) * 255 + top // 2) // top
+        return Image.fromarray(scaled.astype(np.uint8), "L")
+    pixels = pixels.astype(np.float32, copy=False)
     finite = pixels[np.isfinite(pixels)]
-    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-    if image.mode != "F" and low >= 0 and high <= 65535:
-        low, high = 0.0, 255.0 if high <= 255 else 65535.0
-    elif image.mode == "F" and low >= 0 and high <= 1:
-        low, high = 0.0, 1.0
-    scaled = (np.nan_to_num(pixels, nan=high) - low) * 255 / max(high - low, 1e-12)
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if low >= 0 and high <= 255:
+        low, high = 0.0, 1.0 if high <= 1 else 255.0
+    scaled = (np.nan_to_num(pixels, nan=high) - low) * (255 / max(high - low, 1e-12))
     return Image.fromarray(np.clip(np.round(scaled), 0, 255).astype(np.uint8), "L")
 
 

@@ -62,13 +62,14 @@ def _weight(value: str) -> float | None:
 
 
 def read_list(path: Path, need_text: bool = True) -> tuple[list[Entry], list[str]]:
-    """The entries of a list file, and one message per unusable line."""
+    """The entries of a list file, and one message per unusable line; without
+    ``need_text`` (lists to recognize) only the first column counts."""
     entries: list[Entry] = []
     problems: list[str] = []
     for source, line in _lines(path, "list", problems):
         fields = line.split("\t")
         text, weight = "\t".join(fields[1:]), 1.0
-        if len(fields) >= 3:
+        if len(fields) >= 3 and need_text:
             if (w := _weight(fields[1])) is None:
                 problems.append(f"{source}: weight {fields[1]!r} is not a number from 0 to 1")
                 continue

@@ -41,8 +41,12 @@ def merge(work: Path, results_path: Path, model_dir: Path | None = None) -> Batc
 
     def edit(doc: PageDocument) -> bool:
         stem = doc.path.stem if doc.path else doc.stem
-        missing, merged = [], 0
+        missing, merged, seen = [], 0, set()
         for line in doc.text_lines():
+            if line.id in seen:
+                problems.append(f"{doc.path}: line id {line.id!r} is used twice; not merged")
+                continue
+            seen.add(line.id)
             result = results.get(f"{stem}-{line.id}")
             if result is None:
                 missing.append(line.id)

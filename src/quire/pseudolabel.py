@@ -34,7 +34,7 @@ def _from_results(path: Path, result: BatchResult) -> list[tuple[Entry, bool]]:
 
 def _from_pages(work: Path, result: BatchResult) -> list[tuple[Entry, bool]]:
     from quire.pagexml import PageDocument
-    from quire.workdir import page_files, snippet_path
+    from quire.workdir import id_problem, page_files, snippet_path
 
     found = []
     for xml in page_files(work):
@@ -44,14 +44,13 @@ def _from_pages(work: Path, result: BatchResult) -> list[tuple[Entry, bool]]:
             result.failed.append((str(xml), str(exc)))
             log.error("%s", exc)
             continue
+        seen: set[str] = set()
         for line in doc.text_lines():
-            if line.text and line.text.strip() and line.conf is not None:
-                try:
-                    snippet = snippet_path(work, xml.stem, line.id)
-                except InputError as exc:
-                    result.failed.append((str(xml), f"{xml}: {exc.problem}"))
-                    log.error("%s: %s", xml, exc.problem)
-                    continue
+            if problem := id_problem(line.id, xml.stem, seen):
+                result.failed.append((str(xml), f"{xml}: {problem}"))
+                log.error("%s: %s", xml, problem)
+            elif line.text and line.text.strip() and line.conf is not None:
+                snippet = snippet_path(work, xml.stem, line.id)
                 found.append((Entry(snippet, line.text, line.conf), line.is_staff))
     return found
 

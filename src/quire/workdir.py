@@ -22,6 +22,22 @@ if TYPE_CHECKING:
 SAFE_ID = re.compile(r"[^\W\d][\w.-]{0,127}")
 
 
+def id_problem(line_id: str | None, stem: str, seen: set[str]) -> str | None:
+    """Why no snippet can be named after line ``line_id`` of page ``stem`` (no id, not a
+    plain XML id, a file name too long, an id used before on the page, which ``seen``
+    records), or ``None``."""
+    if line_id is None:
+        return "a line without an id is not cut"
+    if not SAFE_ID.fullmatch(line_id):
+        return f"line id {line_id!r} is not a plain XML id (letters, digits, '.', '-', '_')"
+    if len(f".{stem}-{line_id}.png.XXXXXXXX.part".encode()) > 255:
+        return f"line id {line_id!r} is too long: its snippet's file name would pass 255 bytes"
+    if line_id in seen:
+        return f"line id {line_id!r} is used twice; only the first is used"
+    seen.add(line_id)
+    return None
+
+
 def snippet_path(work: Path, stem: str, line_id: str | None) -> Path:
     """``WORK/snippets/<stem>/<stem>-<line id>.png``, the key merge joins on; an
     :class:`InputError` unless the id is a plain XML id and the stem a file name (a path

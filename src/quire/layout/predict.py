@@ -54,9 +54,12 @@ def load_layout_model(path: Path, device: str = "auto") -> LayoutModel:
     from quire.models import pick_device
 
     state, meta = load_model(path, "layout")
+    scale = meta["architecture"].get("scale", 1.0)
     try:
+        if not isinstance(scale, int | float) or not 0 < scale <= 1:
+            raise ValueError(f"scale {scale!r} is not a number from 0 to 1")
         net = layout_net(len(meta["layers"]), meta["architecture"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(path / "model.json", f"describes no network ({exc!r})") from None
     load_weights(net, state, path)
     target = pick_device(device)

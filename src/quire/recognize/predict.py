@@ -51,7 +51,7 @@ class RecognizerModel:
         try:
             vocabulary = Vocabulary.from_json(meta["vocabulary"])
             net = Recognizer(meta["architecture"]["spec"], vocabulary.size)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(path / "model.json", f"describes no recognizer ({exc!r})") from None
         load_weights(net, state, path)
         target = pick_device(device)
@@ -116,21 +116,22 @@ def _inner(vocabulary: Vocabulary, labels: list[int]) -> slice:
     return slice(words[0], words[-1] + 1) if words else slice(0, 0)
 
 
-def snippet_paths(source: Path) -> list[Path]:
-    """The snippets of a list file (first column) or of a folder (searched recursively)."""
+def snippet_paths(source: Path) -> tuple[list[Path], list[str]]:
+    """The snippets of a list file (first column) or of a folder (searched recursively),
+    and one message per unusable line of the list."""
     if source.is_dir():
         found = sorted(
             p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
         )
         if not found:
             raise InputError(source, "no images in this folder")
-        return found
+        return found, []
     entries, problems = read_list(source, need_text=False)
     for problem in problems:
         log.error("%s", problem)
     if not entries:
         raise InputError(source, "no snippets listed")
-    return [entry.path for entry in entries]
+    return [entry.path for entry in entries], problems
 
 
 def token_row(path: Path, reading: Reading) -> str:
@@ -145,9 +146,9 @@ def predict_lines(
 ) -> BatchResult:
     """Recognize every snippet of ``source`` with the model in ``model_dir`` into ``output``."""
     model = RecognizerModel.load(model_dir, config.device)
-    paths = snippet_paths(source)
+    paths, problems = snippet_paths(source)
     height = model.net.height
-    result = BatchResult(noun="line")
+    result = BatchResult(noun="line", problems=problems)
     rows, token_rows = [], []
     step = config.batch_size * CHUNK_BATCHES
     with progress("recognize", len(paths)) as advance:

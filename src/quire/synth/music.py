@@ -355,7 +355,7 @@ def read_humdrum(path: Path) -> str:
     except OSError as exc:
         raise InputError(path, f"cannot read ({exc.strerror})") from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         log.debug(
             "%s: not UTF-8 (byte 0x%02x at %d), read as Latin-1", path, data[exc.start], exc.start
