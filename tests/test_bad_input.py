@@ -206,11 +206,17 @@ def ink_share(path: Path) -> float:
     return float((np.asarray(Image.open(path))[..., 3] > 0).mean())
 
 
+def ruled(paper: float, ink: float, dtype: type = np.uint8) -> np.ndarray:
+    """A 320 x 240 page of ``paper`` with a ruled line of ``ink``."""
+    page = np.full((240, 320), paper, dtype)
+    page[100:112, 20:300] = ink
+    return page
+
+
 def sixteen_bit(path: Path) -> np.ndarray:
     """A 16-bit scan as scanners write them (ink about 5000, paper about 50900); returns
     the 8-bit image it stands for."""
-    gray = np.full((240, 320), 198, np.uint8)
-    gray[100:112, 20:300] = 19
+    gray = ruled(198, 19)
     gray[40:60, 40:60] = 19
     Image.fromarray(gray.astype(np.uint16) * 257).save(path)
     return gray
@@ -236,9 +242,7 @@ def binarize_sixteen_bit_scan(inp: Path, out: Path) -> Run:
 @case("binarize", 0)
 def binarize_float_tiff(inp: Path, out: Path) -> Run:
     path = scans_with(inp, "float.tif")
-    gray = np.full((240, 320), 0.78, np.float32)
-    gray[100:112, 20:300] = 0.08
-    Image.fromarray(gray).save(path)
+    Image.fromarray(ruled(0.78, 0.08, np.float32)).save(path)
     return ink_kept(inp, out, path)
 
 
@@ -248,8 +252,7 @@ def binarize_tiff_with_a_thumbnail(inp: Path, out: Path) -> Run:
     import tifffile
 
     path = scans_with(inp, "thumbed.tif")
-    page = np.full((240, 320), 200, np.uint8)
-    page[100:112, 20:300] = 10
+    page = ruled(200, 10)
     with tifffile.TiffWriter(path) as tiff:
         tiff.write(page)
         tiff.write(page[::4, ::4], subfiletype=1)
