@@ -29,25 +29,21 @@ def workload(kind: str, data: Path) -> float:
     """Items a second (staves or pages) of one workload in this process, median of three."""
     import numpy as np
 
+    from bench.reading import snippets_per_second
     from bench.timing import median_seconds
     from quire.io import read_image
 
     if kind == "recognize":
-        from quire.config import RecognizePredictConfig
         from quire.lists import read_list
-        from quire.recognize.data import load_line
-        from quire.recognize.predict import RecognizerModel, recognize
+        from quire.recognize.predict import RecognizerModel
 
         model = RecognizerModel.load(REPO / "models" / "staff-default", "cpu")
         entries, _ = read_list(data / "lists" / "staves-gt.txt")
-        config = RecognizePredictConfig(batch_size=16)
-        images = [load_line(e.path, model.net.height, config.max_width) for e in entries]
-        seconds = median_seconds(lambda: recognize(model, images, config), 3)
-        return len(images) / seconds
+        return snippets_per_second(model, [e.path for e in entries], 16)
     from quire.layout.predict import load_layout_model, predict_probabilities
 
     model = load_layout_model(REPO / "models" / "layout-default", "cpu")
-    page = np.asarray(read_image(sorted((data / "page-images").glob("*.png"))[0]))
+    page = np.asarray(read_image(next((data / "page" / "images").glob("*.png"))))
     return 1 / median_seconds(lambda: predict_probabilities(model, page), 3)
 
 
@@ -76,14 +72,12 @@ def measure(kind: str, data: Path, quire_threads: bool, busy: bool) -> dict:
 
 def prepare(folder: Path) -> None:
     """Staves (two pages at 150 dpi, cut) and one A4 page at 300 dpi."""
-    from quire.config import CutConfig, SynthMusicConfig
-    from quire.cut import cut
-    from quire.synth.music import synth_music
+    from bench.bench_recognize import rendered_staves
+    from quire.config import SynthMusicConfig
+    from quire.synth.music import synth_page
 
-    synth_music(folder, SynthMusicConfig(pages=2, dpi=150, kind="monophonic", seed=5), None)
-    cut(folder / "images", folder, CutConfig())
-    synth_music(folder / "page", SynthMusicConfig(pages=1, dpi=300, kind="mixed", seed=6), None)
-    (folder / "page" / "images").rename(folder / "page-images")
+    rendered_staves(folder, SynthMusicConfig(pages=2, dpi=150, kind="monophonic", seed=5))
+    synth_page(0, folder / "page", SynthMusicConfig(dpi=300, kind="mixed", seed=6))
 
 
 def run() -> dict:

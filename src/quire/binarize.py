@@ -15,12 +15,7 @@ from PIL import Image
 from quire.batch import BatchResult, run_batch
 from quire.config import BinarizeConfig
 from quire.errors import InputError
-from quire.io import (
-    IMAGE_SUFFIXES,
-    atomic_save_image,
-    list_images,
-    read_image,
-)
+from quire.io import IMAGE_SUFFIXES, atomic_save_image, list_images, read_image
 
 EMPTY_LAYER_SUFFIX = "-empty-layer.png"
 

@@ -113,9 +113,9 @@ def idle_cpus(seconds: float = 0.1) -> float | None:
     return idle_between(before, cpu_ticks())
 
 
-def _threads_for(free: float) -> int:
-    """Threads for ``free`` CPUs (idle, or this process's own), at most the usable ones."""
-    return max(1, min(usable_cpus(), math.ceil(free - 0.3)))
+def _threads_for(free: float, usable: int) -> int:
+    """Threads for ``free`` CPUs (idle, or this process's own), at most ``usable``."""
+    return max(1, min(usable, math.ceil(free - 0.3)))
 
 
 def _positive(value: str | int | None) -> int | None:
@@ -145,49 +145,53 @@ def fixed_threads() -> int | None:
     return next((count for count in map(_positive, given) if count), None)
 
 
-_last_fit: tuple[float, int] | None = None  # when fit_threads last chose, and what
+# The last look at the CPUs: wall clock, this process's CPU time, ticks, threads chosen.
+_last_look: tuple[float, float, Ticks | None, int] | None = None
+
+
+def _look(count: int, ticks: Ticks | None) -> None:
+    """Remember a choice of ``count`` threads, made at the CPUs' ``ticks``."""
+    global _last_look
+    _last_look = (time.monotonic(), time.process_time(), ticks, count)
 
 
 def fit_threads(every: float = 5.0) -> int:
     """Before compute on the CPU: the fixed thread count, else as many threads as the
-    usable CPUs that are idle now (a look of 0.1 s, reused for ``every`` seconds), so
-    that no thread waits for a core another process holds. Returns the count."""
-    global _last_fit
+    usable CPUs that are idle now (a look of 0.1 s; a look of the last ``every`` seconds
+    is reused), so that no thread waits for a core another process holds. Returns the
+    count."""
     import torch
 
     count = fixed_threads()
-    if count is None and _last_fit is not None and time.monotonic() - _last_fit[0] < every:
-        count = _last_fit[1]
+    if count is None and _last_look is not None and time.monotonic() - _last_look[0] < every:
+        count = _last_look[3]
     elif count is None:
-        idle = idle_cpus() if usable_cpus() > 1 else None
-        count = usable_cpus() if idle is None else _threads_for(idle)
-        _last_fit = (time.monotonic(), count)
+        usable = usable_cpus()
+        idle = idle_cpus() if usable > 1 else None
+        count = usable if idle is None else _threads_for(idle, usable)
+        _look(count, cpu_ticks())
     torch.set_num_threads(count)
     log.debug("%d compute threads", count)
     return count
-
-
-_last_look: tuple[float, float, Ticks | None] | None = None  # wall clock, own CPU time, ticks
 
 
 def refit_threads(every: float = 5.0) -> None:
     """During long work (called as it advances): every ``every`` seconds, fit torch's
     threads again to the CPUs that were idle or this process's own since the last look,
     as other processes start and end. Nothing without torch or with a fixed count."""
-    global _last_look
     if "torch" not in sys.modules or fixed_threads():
         return
-    now = time.monotonic()
-    if _last_look is not None and now - _last_look[0] < every:
+    torch = sys.modules["torch"]
+    last = _last_look
+    if last is not None and time.monotonic() - last[0] < every:
         return
-    own, ticks = time.process_time(), cpu_ticks()
-    if _last_look is not None:
-        idle = idle_between(_last_look[2], ticks)
+    count, ticks = torch.get_num_threads(), cpu_ticks()
+    if last is not None:
+        idle = idle_between(last[2], ticks)
         if idle is not None:
-            mine = (own - _last_look[1]) / (now - _last_look[0])
-            torch = sys.modules["torch"]
-            count = _threads_for(idle + mine)
+            mine = (time.process_time() - last[1]) / (time.monotonic() - last[0])
+            count = _threads_for(idle + mine, usable_cpus())
             if count != torch.get_num_threads():
                 torch.set_num_threads(count)
                 log.debug("%d compute threads", count)
-    _last_look = (now, own, ticks)
+    _look(count, ticks)

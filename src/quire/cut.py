@@ -127,20 +127,19 @@ def _ground_truth(line: TextLine, config: CutConfig) -> tuple[str | None, str | 
     return text, None
 
 
-def line_problem(line: TextLine, stem: str, seen: set[str]) -> str | None:
-    """Why a line of page ``stem`` cannot be cut, or ``None``: an id that is no plain XML
-    id, too long for a file name or repeated, a polygon that is unreadable or has no
-    area, a confidence that is no number."""
+def line_problem(line: TextLine, polygon: np.ndarray, stem: str, seen: set[str]) -> str | None:
+    """Why a line of page ``stem`` with ``polygon`` cannot be cut, or ``None``: an id that
+    is no plain XML id, too long for a file name or repeated, a polygon that is
+    unreadable or has no area, a confidence that is no number."""
     import cv2
 
     if problem := id_problem(line.id, stem, seen):
         return problem
     if unreadable := unreadable_points(line.coords_text):
         return f"line {line.id}: unreadable polygon points ({unreadable!r})"
-    polygon = np.asarray(line.coords, np.float32)
     if len(polygon) < 3:
         return f"line {line.id}: a polygon needs 3 points, it has {len(polygon)}"
-    if min(cv2.minAreaRect(polygon)[1]) < 1:
+    if min(cv2.minAreaRect(polygon.astype(np.float32))[1]) < 1:
         return f"line {line.id}: the polygon has no area (its points are on one line)"
     try:
         line.conf  # noqa: B018 - read to check it
@@ -163,11 +162,11 @@ def cut_page(xml: Path, images: Path, work: Path, config: CutConfig) -> PageCut:
     cut = PageCut()
     seen: set[str] = set()
     for line in doc.text_lines():
-        if problem := line_problem(line, stem, seen):
+        polygon = np.asarray(line.coords, float)
+        if problem := line_problem(line, polygon, stem, seen):
             cut.problems.append(f"{xml}: {problem}")
             continue
         path = snippet_path(work, stem, line.id)
-        polygon = np.asarray(line.coords, float)
         baseline = np.asarray(line.baseline, float)
         angle = level_angle(baseline) if config.deskew else 0.0
         pixels, inside = cut_line(page, polygon, angle)

@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-import numpy as np
-
 from quire.errors import InputError
 
 if TYPE_CHECKING:
@@ -167,6 +165,7 @@ def eight_bit(image: Image.Image) -> Image.Image:
     (PIL would clip it at 255, leaving a white page): integers by the bits their
     largest value needs (8, 12 or 16), floats of 0…1 or 0…255, anything else from its
     own darkest to its lightest value."""
+    import numpy as np
     from PIL import Image
 
     pixels = np.asarray(image)

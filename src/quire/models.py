@@ -46,7 +46,8 @@ def git_commit() -> str | None:
 
 
 def pick_device(name: str) -> torch.device:
-    """``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``."""
+    """``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``; on the CPU,
+    torch's threads are fitted to the CPUs free for it (:func:`quire.cpus.fit_threads`)."""
     import torch
 
     from quire.cpus import fit_threads

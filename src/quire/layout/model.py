@@ -118,8 +118,12 @@ class LayoutNet(nn.Module):
 
 
 def layout_net(classes: int, architecture: dict) -> LayoutNet:
-    """The network of ``classes`` layers that a model.json's ``architecture`` describes."""
+    """The network of ``classes`` layers that a model.json's ``architecture`` describes; a
+    ``ValueError`` for a working resolution that is no number from 0 to 1."""
     keys = ("depth", "width", "norm", "scale", "refine")
+    scale = architecture["scale"]
+    if not isinstance(scale, int | float) or not 0 < scale <= 1:
+        raise ValueError(f"scale {scale!r} is not a number from 0 to 1")
     return LayoutNet(classes, *(architecture[key] for key in keys))
 
 

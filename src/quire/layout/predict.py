@@ -54,10 +54,7 @@ def load_layout_model(path: Path, device: str = "auto") -> LayoutModel:
     from quire.models import pick_device
 
     state, meta = load_model(path, "layout")
-    scale = meta["architecture"].get("scale", 1.0)
     try:
-        if not isinstance(scale, int | float) or not 0 < scale <= 1:
-            raise ValueError(f"scale {scale!r} is not a number from 0 to 1")
         net = layout_net(len(meta["layers"]), meta["architecture"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(path / "model.json", f"describes no network ({exc!r})") from None
@@ -128,7 +125,7 @@ def write_layers(
 
 def predict_page(path: Path, work: Path, model: LayoutModel, config: LayoutPredictConfig) -> None:
     gray = np.asarray(read_image(path, "L", config.max_pixels))
-    smallest = math.ceil(1 / model.meta["architecture"].get("scale", 1.0))
+    smallest = math.ceil(1 / model.net.scale)
     if min(gray.shape) < smallest:
         raise InputError(
             path,
