@@ -1,8 +1,9 @@
 """Staves per second for ``recognize predict``, and the shipped staff model's SER.
 
-Held-out staves: real folk melodies from music21's corpus (bench/melodies.py),
-rendered by ``quire synth music --kern-dir`` at 150 dpi, clean and with a
-camera's degradations, cut by ``quire cut``. Speed: quire's default network (the
+Held-out staves: real music of two collections of music21's corpus as published
+(bench/melodies.py: folk tunes; string quartet parts), rendered by ``quire synth
+music --kern-dir`` at 150 dpi, clean and with a camera's degradations, cut by
+``quire cut``. Speed: quire's default network (the
 shipped model) against the PrIMuS paper's CRNN preset, both recognizing the
 same staves in batches of 16 in this process, greedy decoding included;
 medians of three runs. Accuracy: the shipped model's SER over its own symbols
@@ -33,22 +34,23 @@ def rendered_staves(folder: Path, config, kern_dir: Path | None = None) -> Path:
     return folder / "lists" / "staves-gt.txt"
 
 
-def held_out_staves(folder: Path, camera: float, encoding: str) -> Path:
-    """The staves of the cached held-out melodies rendered at 150 dpi (all photographed
+def held_out_staves(folder: Path, camera: float, encoding: str, collection: str = "folk") -> Path:
+    """The staves of a cached held-out collection rendered at 150 dpi (all photographed
     when ``camera`` is 1) and cut; returns their ground-truth list."""
-    from bench.melodies import CACHE
+    from bench.melodies import cached_collection
     from quire.config import SynthMusicConfig
 
     config = SynthMusicConfig(
         dpi=150, encoding=encoding, kind="monophonic", camera_chance=camera, seed=11
     )
-    return rendered_staves(folder, config, CACHE)
+    return rendered_staves(folder, config, cached_collection(collection))
 
 
 def staff_scores(model, listing: Path) -> dict:
-    """SER of ``model`` on the staves of ``listing``, over its tokens and over kern's."""
+    """SER of ``model`` on the staves of ``listing``, over its tokens and over kern's,
+    and its recall of each notation class."""
     from bench.reading import read_listed
-    from quire.evaluate import error_rates
+    from quire.evaluate import error_rates, feature_recall
     from quire.music.encodings import to_kern
 
     pairs = read_listed(model, listing)
@@ -60,13 +62,16 @@ def staff_scores(model, listing: Path) -> dict:
         "ser": own["ser"],
         "ser_kern_tokens": kern["ser"],
         "ler": own["ler"],
+        "features": feature_recall(pairs, encoding),
     }
 
 
 def run() -> dict:
+    import json
+
     import torch
 
-    from bench.melodies import cached_melodies
+    from bench.melodies import COLLECTIONS, cached_collection
     from bench.reading import snippets_per_second
     from bench.timing import bench_device, device_figures
     from quire.lists import read_list
@@ -74,10 +79,13 @@ def run() -> dict:
     from quire.recognize.predict import RecognizerModel
     from quire.recognize.vocabulary import Vocabulary
 
-    melodies = cached_melodies()
     shipped = MODEL.exists()
     device = bench_device()
-    figures: dict = {"melodies": len(melodies), "batch_size": BATCH, **device_figures(device)}
+    figures: dict = {"batch_size": BATCH, **device_figures(device)}
+    for name in COLLECTIONS:
+        folder = cached_collection(name)
+        figures[f"{name}_pieces"] = len(list(folder.glob("*.krn")))
+        figures[f"{name}_skipped"] = json.loads((folder / "skipped.json").read_text())
 
     def untrained(preset: str, vocabulary: Vocabulary) -> RecognizerModel:
         net = Recognizer(PRESETS[preset], vocabulary.size).to(device).eval()
@@ -85,9 +93,14 @@ def run() -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         encoding = "bekern"
-        clean = held_out_staves(Path(tmp) / "clean", 0.0, encoding)
-        camera = held_out_staves(Path(tmp) / "camera", 1.0, encoding)
-        entries, _ = read_list(clean)
+        held = {
+            (name, condition): held_out_staves(
+                Path(tmp) / f"{name}-{condition}", camera, encoding, name
+            )
+            for name in COLLECTIONS
+            for condition, camera in (("clean", 0.0), ("camera", 1.0))
+        }
+        entries, _ = read_list(held[("folk", "clean")])
         if shipped:
             model = RecognizerModel.load(MODEL, device)
         else:  # speed only: an untrained default net
@@ -103,7 +116,7 @@ def run() -> dict:
         )
         if shipped:
             figures["model"] = "models/staff-default"
-            figures["clean"] = staff_scores(model, clean)
-            figures["camera"] = staff_scores(model, camera)
+            for (name, condition), listing in held.items():
+                figures.setdefault(name, {})[condition] = staff_scores(model, listing)
             figures["model_validation"] = model.meta.get("metrics", {})
     return figures

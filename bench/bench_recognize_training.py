@@ -34,11 +34,11 @@ def _train(listing: Path, model_dir: Path, preset: str) -> dict:
 
 def run() -> dict:
     from bench.bench_recognize import held_out_staves, rendered_staves, staff_scores
-    from bench.melodies import cached_melodies
+    from bench.melodies import cached_collection
     from quire.config import SynthMusicConfig, build_config
     from quire.recognize.predict import RecognizerModel
 
-    melodies = cached_melodies()
+    melodies = list(cached_collection("folk").glob("*.krn"))
     figures: dict = {"recipe": str(RECIPE.relative_to(REPO))}
     with tempfile.TemporaryDirectory() as tmp:
         recipe = build_config(SynthMusicConfig, RECIPE, {})

@@ -15,7 +15,8 @@ Work files go to --work (default: OUT/.work).
 Models and their recipes:
   layout-default      configs/layout-default.yaml (music pages, layout training)
   staff-default       configs/staff-default.yaml (music pages, staves, recognizer),
-                      then configs/staff-default-keys.yaml (fine-tuning)
+                      then configs/staff-default-keys.yaml and
+                      configs/staff-default-notation.yaml (fine-tuning)
   text-default        configs/text-default.yaml (prose, text pages, recognizer)
 
 Options:
@@ -69,7 +70,13 @@ for model in "${models[@]}"; do
       staff_lines "$data-keys" "$keys"
       quire_run_script train-pipeline.sh "$trained" --train-data "$data/lines" \
         --train-data "$data-keys/lines" --base-model "$trained/$model-base" \
-        --recognizer-name "$model" --config "$keys"
+        --recognizer-name "$model-keys" --config "$keys"
+      # Third step: the whole notation the generator writes, with new output rows.
+      notation="$QUIRE_ROOT/configs/$model-notation.yaml"
+      staff_lines "$data-notation" "$notation"
+      quire_run_script train-pipeline.sh "$trained" --train-data "$data-notation/lines" \
+        --base-model "$trained/$model-keys" --replace-output-layer \
+        --recognizer-name "$model" --config "$notation"
       ;;
     text-default)
       quire_run_stage synth-corpus "$data" synth corpus "$data/corpus.txt" --config "$recipe"

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from quire.music.kern import KernScore
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("QUIRE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
@@ -94,6 +96,21 @@ def transcriptions(folder: Path) -> dict[str, list[tuple[str, str | None]]]:
         path.name: [(line.id, line.text) for line in PageDocument.read(path).text_lines()]
         for path in sorted(folder.glob("*.xml"))
     }
+
+
+def spine_tokens(score: KernScore, spine: int) -> list[str]:
+    """The tokens of one **kern spine (0: the first), barline numbers dropped, without
+    null tokens and the interpretations Verovio does not engrave."""
+    column = score.kern_fields[spine]
+    tokens = []
+    for _, fields in score.records:
+        token = fields[column]
+        if token in (".", "*", "*-") or token.startswith("**"):
+            continue
+        if token.startswith("*") and not token.startswith(("*clef", "*k[", "*M", "*met(")):
+            continue
+        tokens.append(re.sub(r"^=\d+", "=", token))
+    return tokens
 
 
 def without_ids(path: Path) -> bytes:

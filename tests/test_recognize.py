@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from quire.cli import cli
-from quire.evaluate import error_rates
+from quire.evaluate import error_rates, feature_recall
+from quire.music.encodings import encode
 from quire.recognize import decode
 from quire.recognize.network import PRESETS, Recognizer, SpecError
 from quire.recognize.vocabulary import Vocabulary, join, symbols
@@ -254,6 +255,23 @@ def test_error_rates_definitions():
     assert report["wer"] == pytest.approx(1 / 3) and report["ler"] == pytest.approx(0.5)
     music = error_rates([("4·c =", "4·d =")], "bekern")
     assert music["ser"] == pytest.approx(1 / 3) and music["wer"] == pytest.approx(1 / 2)
+
+
+def test_feature_recall_names_the_classes_read_and_the_weakest():
+    true = "*clefF4 *met(c) *harm:D:7 12GL 12A 12BJ 4C 8qE 2E; = 1r = 1r =:|! 4AAA 2.c(' =="
+    read = "*clefF4 *M4/4 *harm:D:7 8GL 8A 8BJ 4C 2E; = 1r = 1r =:|! 4AAA 2.c(' =="
+    pairs = [(read, true)] * 5
+    recall = feature_recall(
+        [(encode(a, "bekern"), encode(b, "bekern")) for a, b in pairs], "bekern"
+    )
+    classes = recall["classes"]
+    assert classes["tuplets"] == {"true": 15, "read": 0, "recall": 0.0}
+    assert classes["C meters"]["recall"] == 0.0 and classes["grace notes"]["recall"] == 0.0
+    assert classes["ledger-line notes"] == {"true": 10, "read": 10, "recall": 1.0}  # AAA and c
+    assert classes["whole-measure rests"]["recall"] == 1.0
+    assert classes["chord symbols"]["recall"] == classes["slurs"]["recall"] == 1.0
+    assert classes["repeat and double barlines"]["true"] == 5
+    assert recall["weakest"] == "tuplets"
 
 
 def test_tiny_model_overfits_and_round_trips(trained, lines, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 import subprocess
 from fractions import Fraction
@@ -15,11 +16,12 @@ from PIL import Image, ImageDraw
 
 from quire.cli import cli
 from quire.layers import INK_COVERAGE
-from quire.music.kern import parse_kern, staff_tokens, text_records
+from quire.music.kern import parse_kern, text_records
+from quire.music.score import duration
 from quire.pagexml import PageDocument
 from quire.synth.generate import MusicStyle, generate_kern
 from quire.synth.text import find_fonts
-from tests.conftest import REPO
+from tests.conftest import REPO, spine_tokens
 
 SMALL = ["--dpi", "150"]
 
@@ -129,21 +131,100 @@ def test_music_longer_than_a_page_is_cut_at_the_page(tmp_path):
     assert_transcriptions_cover_the_kern(out)
 
 
+_SOUNDED = re.compile(r"[^\d]*(\d+(?:%\d+)?\.*)\D*?([a-gA-G]+|r)(#+|-+)?")
+
+
+def sounded(tokens: list[str]) -> list[tuple[str, str, str, bool]]:
+    """Duration, pitch, alteration and grace of every note and rest of staff tokens."""
+    out = []
+    for token in tokens:
+        if token.startswith(("*", "=")):
+            continue
+        for note in token.split(" "):
+            found = _SOUNDED.match(note)
+            out.append((found[1], found[2], found[3] or "", "q" in note))
+    return out
+
+
 def assert_transcriptions_cover_the_kern(folder: Path) -> None:
-    """The staves' texts, system after system, are the page's **kern spine by spine."""
-    clean_pages = folder
-    for path in sorted((clean_pages / "page").glob("*.xml")):
+    """The staves' notes and rests, system after system, are the page's **kern spine by
+    spine: every one engraved, with its duration, pitch and alteration."""
+    for path in sorted((folder / "page").glob("*.xml")):
         doc = PageDocument.read(path)
-        score = parse_kern((clean_pages / "kern" / f"{path.stem}.krn").read_text())
+        score = parse_kern((folder / "kern" / f"{path.stem}.krn").read_text())
         lines = staves(doc)
         per_staff = len(lines) // len(list(doc.regions()))
         for staff in range(per_staff):  # top staff first on the page, last spine in kern
             texts = [line.text for line in lines[staff::per_staff]]
-            spine = score.staff_count - 1 - staff
-            expected = staff_tokens(score, spine, 1, 10**9)
             got = [" ".join(notes) for text in texts for notes in text_records(text)]
-            context = {t for t in got if t.startswith(("*clef", "*k["))}
-            assert [t for t in got if t not in context] == [t for t in expected if t not in context]
+            expected = spine_tokens(score, score.staff_count - 1 - staff)
+            assert sounded(got) == sounded(expected)
+
+
+# Kern as collections publish it: no clef, meter before key, a leading barline, C
+# written as 4/4 and c, phrase marks, a triplet, a grace note, three measures of rest,
+# a repeat, a key change, ledger-line notes, a trill, dynamics and chord symbols.
+REAL_WORLD_KERN = """!!!OTL: Real-world shaped
+**kern	**dynam	**mxhm
+*I"Voice	*	*
+*M4/4	*	*above
+*met(c)	*	*
+*k[f#]	*	*
+=1-	=1-	=1-
+{8dL	p	G major
+8gJ	.	.
+12bL	.	.
+12cc	.	.
+12ddJ	.	.
+4dd'	.	D dominant
+8qee	.	.
+4dd}	.	.
+=2	=2	=2
+(4.g;	.	E minor
+8a)	.	.
+2b^	f	C major/E
+=3	=3	=3
+1r	.	.
+=4	=4	=4
+1r	.	.
+=5	=5	=5
+1r	.	.
+=6:|!	=6:|!	=6:|!
+*k[b-]	*	*
+4ccc	.	F major
+4A	.	.
+4eee	.	.
+2gT	.	B- major-seventh
+==	==	==
+*-	*-	*-
+"""
+
+
+def test_the_transcription_of_real_world_kern_is_what_was_engraved(tmp_path):
+    kern = tmp_path / "kern"
+    kern.mkdir()
+    (kern / "tune.krn").write_text(REAL_WORLD_KERN)
+    without_chords = ["\t".join(row.split("\t")[:2]) for row in REAL_WORLD_KERN.splitlines()]
+    (kern / "plain.krn").write_text("\n".join(without_chords) + "\n")
+    out = tmp_path / "out"
+    synth("music", str(out), "--kern-dir", str(kern), "--staff-size-max-mm", "6", *SMALL)
+    [line] = staves(PageDocument.read(out / "page" / "tune-001.xml"))
+    [plain] = staves(PageDocument.read(out / "page" / "plain-001.xml"))
+    # Verovio draws: the default G2 clef; clef, key, meter in that order; C; no barline
+    # before the first note; the label, title and dynamics off the transcription; a
+    # bracket for the phrase; "3" over the triplet; one multirest of 3 measures
+    assert line.text == (
+        "*clefG2 *k[f#] *met(c) *harm:G {8dL 8gJ 12bL 12cc 12ddJ *harm:D:7 4dd' 8eeq 4dd} = "
+        "*harm:E:m (4.g; 8a) *harm:C/E 2b^ = 1r = 1r = 1r =:|! *k[b-] *harm:F 4ccc 4A 4eee "
+        "*harm:Bb:maj7 2gT =="
+    )
+    assert plain.text == re.sub(r"\*harm:\S+ ", "", line.text)
+
+    # the staff's polygon reaches up over its chord symbols
+    def reach(staff) -> int:
+        return staff.baseline[0][1] - min(y for _, y in staff.coords)
+
+    assert reach(line) > 1.3 * reach(plain)
 
 
 def test_same_seed_gives_the_same_files(tmp_path):
@@ -266,9 +347,10 @@ def test_primus_encodings_use_the_primus_vocabulary(tmp_path, shared_data, encod
         for t in line.text.split()
     ]
     assert len(tokens) > 50
-    # PrIMuS lacks a few low bass notes (Eb2 …) that are fine music: allow 1 %
+    # PrIMuS's vocabulary lacks combinations that are fine music (low bass notes such as
+    # Eb2, fermatas over sixteenths, low grace notes): allow 3 %, of its own kinds
     unknown = [t for t in tokens if t not in vocabulary]
-    assert len(unknown) <= 0.01 * len(tokens), sorted(set(unknown))[:10]
+    assert len(unknown) <= 0.03 * len(tokens), sorted(set(unknown))[:10]
     kinds = {t.split("-")[0].split("_")[0] for t in vocabulary}
     assert {t.split("-")[0].split("_")[0] for t in tokens} <= kinds
 
@@ -296,23 +378,19 @@ def test_clefs_and_key_signatures_are_drawn_from_the_configured_ones(tmp_path):
 
 
 def test_generated_measures_are_full():
-    for seed in range(40):
+    for seed in range(60):
         for kind in ("monophonic", "piano"):
             score = parse_kern(generate_kern(seed, MusicStyle(kind=kind)))
-            meter = next(f[0][2:] for _, f in score.records if f[0].startswith("*M"))
-            length = Fraction(*map(int, meter.split("/")))
             for spine in range(score.staff_count):
-                measure = Fraction(0)
-                for token in staff_tokens(score, spine, 1, 10**9):
-                    if token.startswith("="):
-                        assert measure == length, (seed, kind, meter, measure)
+                length, measure = Fraction(0), Fraction(0)
+                for token in spine_tokens(score, spine):
+                    if token.startswith("*M"):
+                        length = Fraction(*map(int, token[2:].split("/")))
+                    elif token.startswith("="):
+                        assert measure == length, (seed, kind, length, measure)
                         measure = Fraction(0)
                     elif not token.startswith("*"):
-                        value = token.split(" ")[0].lstrip("[")
-                        digits = "".join(c for c in value if c.isdigit())
-                        dots = len(value) - len(value.lstrip("0123456789.")) - len(digits)
-                        base = Fraction(1, int(digits))
-                        measure += base * (2 - Fraction(1, 2**dots))
+                        measure += duration(token.split(" ")[:1])
 
 
 def test_text_pages(tmp_path, validate):

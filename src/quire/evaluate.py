@@ -193,6 +193,92 @@ def error_rates(
     return report
 
 
+_MARKS = {
+    "ties": "[]_",
+    "slurs": "()",
+    "phrase marks": "{}",
+    "fermatas": ";",
+    "articulations": "'`^~",
+    "trills": "tT",
+    "grace notes": "qQ",
+}
+
+
+def _features(token: str, clef: str, alone: bool) -> list[str]:
+    """The notation classes one kern token (as printed) belongs to."""
+    import re
+
+    from quire.music.encodings import _CLEF_BOTTOM, _pitch, _steps
+
+    signs = {
+        "*clef": "clefs",
+        "*k[": "key signatures",
+        "*met(": "C meters",
+        "*M": "number meters",
+        "*harm:": "chord symbols",
+        "*>": "endings",
+    }
+    for prefix, name in signs.items():
+        if token.startswith(prefix):
+            return [name]
+    if token.startswith("="):
+        return ["barlines" if token in ("=", "==") else "repeat and double barlines"]
+    if token.startswith(("*", "!")):
+        return []
+    found = re.search(r"(\d+)[%\d]*\.*[qQ]?([a-gA-G]+|r)(#+|-+|n)?", token)
+    if found is None:
+        return []
+    recip, pitch, accidental = found.groups()
+    out = ["chords"] if " " in token else []
+    if pitch == "r":
+        out.append("whole-measure rests" if alone else "rests")
+    else:
+        out.append("notes")
+        out += ["accidentals"] if accidental else []
+        if clef in _CLEF_BOTTOM:
+            place = _steps(*_pitch(pitch), clef)
+            out += ["ledger-line notes"] if place <= -2 or place >= 10 else []
+    if (int(recip) and int(recip) & (int(recip) - 1) and int(recip) % 2 == 0) or recip == "3":
+        out.append("tuplets")
+    out += [name for name, marks in _MARKS.items() if any(m in token for m in marks)]
+    return out
+
+
+def feature_recall(pairs: list[tuple[str, str]], encoding: str) -> dict[str, Any]:
+    """Per notation class (tuplets, grace notes, ledger-line notes, C meters …): how
+    many of the reference's kern tokens of that class were read exactly, aligned by
+    edit distance over whole tokens; and the weakest class (of those seen 10 times)."""
+    from rapidfuzz.distance import Levenshtein
+
+    from quire.music.accidentals import to_printed
+    from quire.music.encodings import to_kern
+    from quire.music.kern import text_records
+
+    counts: dict[str, list[int]] = {}
+    for predicted, reference in pairs:
+        read = [" ".join(r) for r in text_records(to_kern(predicted, encoding))]
+        true = [" ".join(r) for r in text_records(to_kern(reference, encoding))]
+        printed = [" ".join(r) for r in text_records(to_printed(" ".join(true)))]
+        recalled = set()
+        for kind, start, end, _, _ in Levenshtein.opcodes(true, read):
+            if kind == "equal":
+                recalled.update(range(start, end))
+        clef = "G2"
+        for k, token in enumerate(printed):
+            clef = token[5:] if token.startswith("*clef") else clef
+            alone = 0 < k < len(printed) - 1 and printed[k - 1][0] == printed[k + 1][0] == "="
+            for name in _features(token, clef, alone):
+                count = counts.setdefault(name, [0, 0])
+                count[0] += 1
+                count[1] += k in recalled
+    classes = {
+        name: {"true": true, "read": read, "recall": round(read / true, 4)}
+        for name, (true, read) in sorted(counts.items())
+    }
+    seen = {name: c["recall"] for name, c in classes.items() if c["true"] >= 10}
+    return {"classes": classes, "weakest": min(seen, key=seen.get) if seen else None}
+
+
 def text_scores(
     predicted: Path, truth: Path, encoding: str = "text", normalization: str = "NFC"
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from fractions import Fraction
 
 from quire.music.kern import CHORD_SEPARATOR, KernError, split_token, staff_text, text_records
 
@@ -49,7 +50,9 @@ _FLAT_KEYS = ["C", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb"]
 # Key signature positions (steps above the bottom line) in treble clef.
 _SHARP_STEPS = [8, 5, 9, 6, 3, 7, 4]
 _FLAT_STEPS = [4, 7, 3, 6, 2, 5, 1]
-_NOTE = re.compile(r"^[\[({&]*(?P<dur>\d+)(?P<dots>\.*)(?P<pitch>[a-gA-G]+|r)(?P<acc>#+|-+|n)?")
+_NOTE = re.compile(
+    r"^[\[({&]*(?P<dur>\d+)(?P<dots>\.*)[qQ]?(?P<pitch>[a-gA-G]+|r)(?P<acc>#+|-+|n)?"
+)
 
 
 def encode(text: str, encoding: str) -> str:
@@ -65,17 +68,66 @@ def to_bekern(text: str) -> str:
 
 
 def _monophonic(text: str) -> list[str]:
+    """The staff's tokens, each run of two or more whole-measure rests as one
+    ``multirest:N`` (as engraved)."""
     records = text_records(text)
     if any(len(notes) > 1 for notes in records):
         raise KernError("chords cannot be written in a monophonic (PrIMuS) encoding")
-    return [notes[0] for notes in records]
+    return _multirests([notes[0] for notes in records])
+
+
+def _multirests(tokens: list[str]) -> list[str]:
+    from quire.music.score import duration
+
+    length = Fraction(1)
+
+    def measure_rest(i: int) -> bool:
+        return (
+            re.fullmatch(r"\d+\.*r", tokens[i]) is not None
+            and duration([tokens[i]]) == length
+            and (i == 0 or tokens[i - 1].startswith(("=", "*")))
+            and i + 1 < len(tokens)
+            and tokens[i + 1].startswith("=")
+        )
+
+    out, k = [], 0
+    while k < len(tokens):
+        token = tokens[k]
+        if re.fullmatch(r"\*M\d+/\d+", token):
+            numerator, denominator = token[2:].split("/")
+            length = Fraction(int(numerator), int(denominator))
+        elif token in ("*met(c)", "*met(c|)"):
+            length = Fraction(1)
+        elif measure_rest(k):
+            count, j = 1, k + 1
+            while j + 1 < len(tokens) and tokens[j] == "=" and measure_rest(j + 1):
+                count, j = count + 1, j + 2
+            if count > 1:
+                out.append(f"multirest:{count}")
+                k = j
+                continue
+        out.append(token)
+        k += 1
+    return out
+
+
+def _value(dur: str) -> str | None:
+    """The PrIMuS name of a kern value; a triplet's (12, 24, 6 …) is its written one."""
+    if dur in _DURATIONS:
+        return _DURATIONS[dur]
+    if int(dur) % 3 == 0 and str(int(dur) * 2 // 3) in _DURATIONS:
+        return _DURATIONS[str(int(dur) * 2 // 3)]
+    return None
 
 
 def _parse_note(token: str) -> dict[str, str] | None:
     match = _NOTE.match(token)
-    if not match or match["dur"] not in _DURATIONS:
+    if not match or _value(match["dur"]) is None:
         return None
-    return match.groupdict(default="")
+    found = match.groupdict(default="")
+    found["value"] = _value(match["dur"])
+    found["grace"] = "q" in token[match.start("dots") :] or "Q" in token[match.start("dots") :]
+    return found
 
 
 def _pitch(kern_pitch: str) -> tuple[str, int]:
@@ -105,10 +157,12 @@ def to_semantic(text: str) -> str:
             out.append(f"timeSignature-{token[2:]}")
         elif token.startswith("*met(") and token[5:-1] in ("c", "c|"):
             out.append("timeSignature-C" + ("/" if token[5:-1] == "c|" else ""))
+        elif token.startswith("multirest:"):
+            out.append(f"multirest-{token[10:]}")
         elif token.startswith("="):
             out.append("barline")
         elif (note := _parse_note(token)) is not None:
-            value = _DURATIONS[note["dur"]] + note["dots"]
+            value = note["value"] + note["dots"]
             fermata = "_fermata" if ";" in token else ""
             if note["pitch"] == "r":
                 out.append(f"rest-{value}{fermata}")
@@ -117,7 +171,8 @@ def to_semantic(text: str) -> str:
                 name = f"{step}{_accidental_name(note['acc'])}{octave}"
                 if "]" in token or "_" in token[len(note["dur"]) :]:
                     out.append("tie")
-                out.append(f"note-{name}_{value}{fermata}")
+                kind = "gracenote" if note["grace"] else "note"
+                out.append(f"{kind}-{name}_{value}{fermata}")
     return " ".join(out)
 
 
@@ -151,11 +206,13 @@ def to_agnostic(text: str) -> str:
             out += [f"digit.{numerator}-L4", f"digit.{denominator}-L2"]
         elif token.startswith("*met(") and token[5:-1] in ("c", "c|"):
             out.append("metersign.C" + ("/" if token[5:-1] == "c|" else "") + "-L3")
+        elif token.startswith("multirest:"):
+            out += [f"digit.{digit}-S5" for digit in token[10:]] + ["multirest-L3"]
         elif token.startswith("="):
             out.append("barline-L1")
             measure = {}
         elif (note := _parse_note(token)) is not None:
-            value = _DURATIONS[note["dur"]]
+            value = note["value"]
             if note["pitch"] == "r":
                 out.append(f"rest.{value}-L{4 if value == 'whole' else 3}")
                 position = "S3"
@@ -169,12 +226,12 @@ def to_agnostic(text: str) -> str:
                     name = {"#": "sharp", "-": "flat", "": "natural"}[alteration[:1]]
                     out.append(f"accidental.{name}-{position}")
                     measure[(step, octave)] = alteration
-                if "]" in token or "_" in token[len(note["dur"]) :]:
-                    out.append(f"slur.end-{position}")
+                ends = "]" in token or "_" in token[len(note["dur"]) :]
+                out += [f"slur.end-{position}"] * (ends + token.count(")"))
                 shape, beam_open = _beam_shape(token, note["dur"], beam_open)
-                out.append(f"note.{shape or value}-{position}")
-                if "[" in token:
-                    out.append(f"slur.start-{position}")
+                kind = "gracenote" if note["grace"] else "note"
+                out.append(f"{kind}.{shape or value}-{position}")
+                out += [f"slur.start-{position}"] * (("[" in token) + token.count("("))
                 position = position if position.startswith("S") else f"S{position[1:]}"
             out += [f"dot-{position}"] * len(note["dots"])
             if ";" in token:
@@ -183,7 +240,8 @@ def to_agnostic(text: str) -> str:
 
 
 def _beam_shape(token: str, duration: str, beam_open: bool) -> tuple[str | None, bool]:
-    beams = _BEAMS.get(duration)
+    value = _value(duration)
+    beams = _BEAMS.get(next((d for d, name in _DURATIONS.items() if name == value), ""))
     if beams is None:
         return None, beam_open
     if "L" in token:
@@ -215,7 +273,7 @@ def _key_signature(token: str, clef: str) -> list[str]:
 
 _SHARP_ORDER, _FLAT_ORDER = "fcgdaeb", "beadgcf"
 _SEMANTIC_NOTE = re.compile(
-    r"^(?P<kind>note|rest)-(?:(?P<step>[A-G])(?P<acc>#{1,2}|b{1,2})?(?P<octave>\d)_)?"
+    r"^(?P<kind>note|gracenote|rest)-(?:(?P<step>[A-G])(?P<acc>#{1,2}|b{1,2})?(?P<octave>\d)_)?"
     r"(?P<value>[a-z_]+?)(?P<dots>\.*)(?P<fermata>_fermata)?$"
 )
 
@@ -236,15 +294,24 @@ def _kern_key(name: str) -> str:
 def from_semantic(text: str) -> str:
     """PrIMuS semantic tokens back to one-line kern staff text.
 
-    What semantic does not hold cannot come back: beams, and naturals (semantic
-    names pitches without them); multirests and grace notes are refused.
+    What semantic does not hold cannot come back: beams, naturals (semantic names
+    pitches without them), tuplets (it names their written values). A multirest comes
+    back as that many measures of rest, as kern writes one.
     """
     durations = {name: digits for digits, name in _DURATIONS.items()}
     out: list[str] = []
     tie = False
+    length = Fraction(1)
     for token in text.split():
         kind, _, value = token.partition("-")
-        if kind == "clef":
+        if kind == "timeSignature" and re.fullmatch(r"\d+/\d+", value):
+            length = Fraction(*(int(v) for v in value.split("/")))
+        if kind == "multirest" and value.isdigit():
+            from quire.music.score import measure_rest
+
+            rest = measure_rest(length)
+            out += " = ".join([rest] * int(value)).split()
+        elif kind == "clef":
             out.append(f"*clef{value}")
         elif kind == "keySignature":
             out.append(_kern_key(value))
@@ -261,12 +328,13 @@ def from_semantic(text: str) -> str:
                 out[previous].replace("]", "_") if "]" in out[previous] else f"[{out[previous]}"
             )
         elif (note := _SEMANTIC_NOTE.match(token)) and note["value"] in durations:
+            grace = "q" if note["kind"] == "gracenote" else ""
             pitch = "r"
-            if note["kind"] == "note":
+            if note["kind"] != "rest":
                 accidental = {"#": "#", "##": "##", "b": "-", "bb": "--"}.get(note["acc"] or "", "")
                 pitch = _kern_pitch(note["step"], int(note["octave"])) + accidental
-            token = (
-                f"{durations[note['value']]}{note['dots']}{pitch}{';' if note['fermata'] else ''}"
+            token = f"{durations[note['value']]}{note['dots']}{pitch}{grace}" + (
+                ";" if note["fermata"] else ""
             )
             out.append(f"{token}]" if tie else token)
             tie = False

@@ -1,11 +1,9 @@
 """**kern as quire needs it: records and spines, staff slices, one-line staff text.
 
 A staff transcription in quire is one line of tokens separated by single spaces:
-the staff's **kern records in order, each record one token, and the notes of a
-chord joined by the separate token ``<s>`` (as the split-kern encodings of the
-Sheet Music Transformer papers do). Barline numbers are dropped (they are not
-printed); clef, key signature and meter interpretations are kept, and every
-system starts with the clef and key signature in force, as engraved.
+what is engraved on the staff in order (:mod:`quire.synth.engraving`), each
+record one kern token, and the notes of a chord joined by the separate token
+``<s>`` (as the split-kern encodings of the Sheet Music Transformer papers do).
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 
 CHORD_SEPARATOR = "<s>"
-_CONTEXT = ("*clef", "*k[", "*M", "*met(")
 
 
 class KernError(ValueError):
@@ -66,35 +63,6 @@ def parse_kern(text: str) -> KernScore:
     return score
 
 
-def staff_tokens(score: KernScore, staff: int, first_line: int, last_line: int) -> list[str]:
-    """The tokens of ``staff`` (0 = bottom **kern spine) in lines ``first..last``."""
-    column = score.kern_fields[staff]
-    tokens: list[str] = []
-    context: dict[str, str] = {}
-    for number, fields in score.records:
-        token = fields[column]
-        kind = next((c for c in _CONTEXT if token.startswith(c)), None)
-        if number < first_line:
-            if kind:
-                context[kind] = token
-            continue
-        if number > last_line:
-            break
-        if token in (".", "*") or token.startswith("**") or token == "*-":
-            continue
-        if token.startswith("*") and not kind:
-            continue  # other interpretations are not engraved
-        if token.startswith("="):
-            token = "==" if token.startswith("==") else "="
-        tokens.append(token)
-    prefix = [
-        context[k]
-        for k in ("*clef", "*k[")
-        if k in context and not any(t.startswith(k) for t in tokens[:3])
-    ]
-    return [*prefix, *tokens]
-
-
 def staff_text(tokens: list[str]) -> str:
     """One line: records separated by spaces, chord notes by ``<s>``."""
     return " ".join(f" {CHORD_SEPARATOR} ".join(token.split(" ")) for token in tokens)
@@ -115,11 +83,15 @@ def text_records(text: str) -> list[list[str]]:
     return records
 
 
+_HARM = re.compile(r"(\*harm:)([A-G])([#b]?)(:[^/]*)?(/[A-G])?([#b]?)")
 _PIECE = re.compile(r"\d+\.*|([a-gA-G])\1*|#+|-+|n|r|.", re.DOTALL)
 
 
 def split_token(token: str) -> list[str]:
-    """Split a kern note or rest into pieces (duration, pitch, accidental, marks)."""
+    """Split a kern note or rest into pieces (duration, pitch, accidental, marks), and
+    a chord symbol into its root, kind and bass."""
+    if (harm := _HARM.fullmatch(token)) is not None:
+        return [piece for piece in harm.groups() if piece]
     if token.startswith(("*", "=", "!")):
         return [token]
     return [m.group(0) for m in _PIECE.finditer(token)]

@@ -22,6 +22,7 @@ _NOTE_CHARS = re.compile(
 )
 _DURATION = re.compile(r"(\d+)(?:%(\d+))?(\.*)")
 _PITCH = re.compile(r"[a-gA-G]|r")
+_GRACE_LAST = re.compile(r"^([^a-gA-G]*?\d[\d%.]*)([a-gA-G]+(?:#+|-+|n)?)(qq?)")
 
 Staff = list[list[str]]  # records, each a list of chord notes (one for a single note)
 
@@ -37,14 +38,16 @@ def check_token(token: str) -> None:
 
 
 def staff_records(text: str, encoding: str) -> Staff:
-    """The kern records of one staff transcription in ``encoding``, every token checked."""
+    """The kern records of one staff transcription in ``encoding``, every token checked,
+    grace notes written with their ``q`` before the pitch (``16qBB``), as music21 reads
+    them."""
     records = text_records(to_kern(text, encoding))
     if not records:
         raise KernError("empty transcription")
     for record in records:
         for token in record:
             check_token(token)
-    return records
+    return [[_GRACE_LAST.sub(r"\1\3\2", token) for token in record] for record in records]
 
 
 def duration(record: list[str]) -> Fraction:
@@ -80,6 +83,25 @@ def rests(length: Fraction) -> list[list[str]]:
         else:
             value /= 2
     return out
+
+
+def dotted_value(length: Fraction) -> str | None:
+    """The kern value (breve to 64th, up to two dots) lasting ``length`` whole notes, if
+    one does."""
+    for dots in range(3):
+        base = length / (2 - Fraction(1, 2**dots))
+        if base.numerator == 1 and base.denominator & (base.denominator - 1) == 0:
+            return f"{base.denominator}{'.' * dots}"
+        if base == 2:
+            return f"0{'.' * dots}"
+    return None
+
+
+def measure_rest(length: Fraction) -> str:
+    """One kern rest lasting a measure of ``length`` (a dotted value), or the rests
+    that add up to it where none does."""
+    value = dotted_value(length)
+    return f"{value}r" if value else " ".join(" ".join(r) for r in rests(length))
 
 
 def resting(reference: Staff) -> Staff:

@@ -43,6 +43,7 @@ MUSIC_ENCODINGS = ("kern", "bekern", "semantic", "agnostic")
 JOINER = "·"  # bekern's piece separator
 _OPENERS = ("[", "(", "{", "&")
 _ALONE = ("*", "=", "!")
+HARM = "*harm:"  # the first piece of a chord symbol
 _DURATION = re.compile(r"^\d+\.*$")
 _PRINTED = ("kern", "bekern")  # encodings read with accidentals as printed
 _KEY = re.compile(rf"\*k\[((?:{KEY_ACCIDENTAL.pattern})+)\]")
@@ -126,9 +127,17 @@ def _join_pieces(tokens: list[str], openers_last: bool = False) -> str:
     taking = False  # whether the last note takes more pieces
     for token in tokens:
         starts = bool(_DURATION.match(token)) or (token in _OPENERS and not openers_last)
-        if token.startswith(_ALONE) or token == CHORD_SEPARATOR:
+        if token == HARM:  # a chord symbol takes its root, kind and bass
+            notes.append([token])
+            taking = True
+        elif token.startswith(_ALONE) or token == CHORD_SEPARATOR:
             notes.append([token])
             taking = False
+        elif taking and notes[-1][0] == HARM:
+            if starts or token in _OPENERS:
+                notes.append([token])
+            else:
+                notes[-1].append(token)
         elif taking and not (starts and not _only_openers(notes[-1])):
             notes[-1].append(token)
         else:

@@ -28,8 +28,10 @@ from quire.batch import BatchResult, run_batch
 from quire.config import SynthMusicConfig
 from quire.errors import ConfigError, InputError
 from quire.geometry import staff_margins
+from quire.music.accidentals import to_printed, to_sounding
 from quire.music.encodings import encode
-from quire.music.kern import KernError, KernScore, parse_kern, staff_text, staff_tokens
+from quire.music.kern import KernError, parse_kern, staff_text
+from quire.synth.engraving import Transcriber
 from quire.synth.generate import MusicStyle, generate_kern
 from quire.synth.output import PageGeometry, write_page
 
@@ -44,6 +46,10 @@ TEXT_FONT = "DejaVu Serif"  # Verovio asks for "Times, serif"; resvg has no such
 VEROVIO_STAFF_MM = 7.2  # staff height at Verovio's default unit on a page of 0.1 mm units
 _SVG = "{http://www.w3.org/2000/svg}"
 _LINE = re.compile(r"M\s*(-?[\d.]+)\s+(-?[\d.]+)\s*L\s*(-?[\d.]+)\s+(-?[\d.]+)")
+# Chord symbols' sharps and flats are music-font glyphs no text font has: drawn as ♯ ♭.
+_TEXT_GLYPHS = str.maketrans({"\uea66": "\u266f", "\uea64": "\u266d"})
+_HIDDEN_METER = re.compile(r'(<meterSig [^>]*sym="(?:common|cut)"[^>]*?) visible="false"')
+_EMPTY_MENSUR = re.compile(r'<mensur xml:id="[^"]*" />')
 _TRANSLATE = re.compile(r"translate\(\s*(-?[\d.]+)[ ,]+(-?[\d.]+)\s*\)")
 
 
@@ -53,6 +59,7 @@ class Staff:
     x0: float
     x1: float
     lines: list[float]  # y of the five lines, top to bottom
+    text_top: float | None = None  # top of the chord symbols printed over it
 
 
 @dataclass
@@ -111,10 +118,18 @@ def _toolkit(config: SynthMusicConfig, rng: random.Random) -> verovio.toolkit:
 
 
 def _load(toolkit: verovio.toolkit, kern: str) -> None:
+    """Lay out ``kern``; a meter written as ``*M4/4`` with ``*met(c)`` (or 2/2 with
+    ``*met(c|)``) is drawn as its symbol, as engravers draw it (Verovio's Humdrum
+    import hides both the count and the symbol)."""
     parse_kern(kern)  # refuse what would crash Verovio (ragged records, spine splits)
     if not toolkit.loadData(kern) or toolkit.getPageCount() < 1:
         log = toolkit.getLog().strip().splitlines()
         raise KernError(f"Verovio cannot lay it out ({log[0] if log else 'no pages'})")
+    if "*met(" in kern:
+        mei = toolkit.getMEI()
+        shown = _HIDDEN_METER.sub(r"\1", mei)
+        if shown != mei:
+            toolkit.loadData(_EMPTY_MENSUR.sub("", shown))
 
 
 def _systems(root: etree._Element) -> list[System]:
@@ -144,8 +159,22 @@ def _systems(root: etree._Element) -> list[System]:
             else:
                 staves[field] = Staff(field, x0, x1, ys)
         ordered = sorted(staves.values(), key=lambda s: s.lines[0])
+        for harm in (g for g in system.iter(f"{_SVG}g") if g.get("class") == "harm"):
+            _cover_text(harm, ordered)
         systems.append(System(first_line or 1, ordered))
     return systems
+
+
+def _cover_text(harm: etree._Element, staves: list[Staff]) -> None:
+    """Note how high a chord symbol reaches on the staff it is printed over."""
+    for text in harm.iter(f"{_SVG}text"):
+        sizes = [float(t.get("font-size", "0px")[:-2]) for t in text.iter() if t.get("font-size")]
+        y = float(text.get("y", 0))
+        below = [staff for staff in staves if staff.lines[0] > y]
+        if below and sizes:
+            staff = below[0]
+            top = y - 0.8 * max(sizes)
+            staff.text_top = top if staff.text_top is None else min(staff.text_top, top)
 
 
 def engrave(toolkit: verovio.toolkit, page: int) -> etree._Element:
@@ -163,6 +192,10 @@ def engrave(toolkit: verovio.toolkit, page: int) -> etree._Element:
                 rect.set("style", "fill:#0000ff;stroke:#0000ff")
     for text in root.iter(f"{_SVG}text"):
         text.set("style", "fill:#0000ff")
+        for span in text.iter():
+            for part in ("text", "tail"):
+                if getattr(span, part):
+                    setattr(span, part, getattr(span, part).translate(_TEXT_GLYPHS))
     return root
 
 
@@ -208,6 +241,11 @@ def staff_geometry(rendering: Rendering) -> list[list[tuple[np.ndarray, np.ndarr
                 space,
                 ((o.lines[0], o.lines[-1]) for o in all_staves if o is not staff),
             )
+            if staff.text_top is not None:  # chord symbols are part of the staff's text
+                ceiling = max(
+                    (o.lines[-1] + space for o in all_staves if o.lines[-1] < top), default=-1e9
+                )
+                above = max(above, top - max(ceiling, staff.text_top - space / 2))
             x0, x1 = (staff.x0 + tx) * sx, (staff.x1 + tx) * sx
             y0, y1 = (top - above + ty) * sy, (bottom + below + ty) * sy
             polygon = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
@@ -218,35 +256,18 @@ def staff_geometry(rendering: Rendering) -> list[list[tuple[np.ndarray, np.ndarr
 
 
 def _transcriptions(
-    score: KernScore, systems: list[System], encoding: str, end_line: int
+    staves: list[dict[int, list[str]]], systems: list[System], encoding: str
 ) -> list[list[str]]:
-    """Per system, per staff: the encoded staff text; the last system ends at ``end_line``.
-
-    A system's first measure is named after the line of its opening barline, which
-    is engraved at the end of the system before; so a system shows the lines after
-    its own first line up to and including the next system's first line.
-    """
-    starts = [s.first_line for s in systems]
-    texts = []
-    for k, system in enumerate(systems):
-        last = starts[k + 1] if k + 1 < len(starts) else end_line
-        texts.append(
-            [
-                encode(
-                    staff_text(
-                        staff_tokens(
-                            score,
-                            score.kern_fields.index(staff.field - 1),
-                            system.first_line + 1,
-                            last,
-                        )
-                    ),
-                    encoding,
-                )
-                for staff in system.staves
-            ]
-        )
-    return texts
+    """Per system, per staff: the encoded text of the tokens engraved on it, its
+    accidentals spelt as kern spells them (as sounding; ``n`` where a natural cancels
+    the key signature)."""
+    return [
+        [
+            encode(to_sounding(to_printed(staff_text(tokens.get(staff.field, [])))), encoding)
+            for staff in system.staves
+        ]
+        for tokens, system in zip(staves, systems, strict=True)
+    ]
 
 
 def _cut_before(kern: str, stop: int) -> str:
@@ -285,17 +306,16 @@ def _write(
     output: Path,
     stem: str,
     rendering: Rendering,
-    score: KernScore,
+    staves: list[dict[int, list[str]]],
     kern: str,
     config: SynthMusicConfig,
     seed: int,
     parameters: dict[str, object],
-    end_line: int,
 ) -> None:
-    """Transcribe (up to Humdrum line ``end_line``), degrade and write one rendered page."""
+    """Degrade and write one rendered page, ``staves`` its systems' engraved tokens."""
     from quire.synth.degrade import degrade
 
-    texts = _transcriptions(score, rendering.systems, config.encoding, end_line)
+    texts = _transcriptions(staves, rendering.systems, config.encoding)
     geometry = PageGeometry.from_shapes(staff_geometry(rendering), texts, config.encoding)
     image, masks, points = degrade(
         255 - rendering.ink, rendering.coverages(), geometry.points(), config, seed
@@ -333,16 +353,16 @@ def synth_page(index: int, output: Path, config: SynthMusicConfig) -> str:
         engraved = engrave(toolkit, 1)
     rendering = render(engraved, page_pixels(config))
     stem = f"music-{config.seed}-{index:05d}"
+    staves = Transcriber(toolkit).pages([engraved])[0]
     _write(
         output,
         stem,
         rendering,
-        parse_kern(kern),
+        staves,
         kern,
         config,
         seed,
         {"seed": seed, "encoding": config.encoding, "kind": kind},
-        len(kern.splitlines()),
     )
     return stem
 
@@ -367,27 +387,24 @@ def synth_kern_file(path: Path, output: Path, config: SynthMusicConfig) -> list[
     """Render every page of one **kern file; return the stems written."""
     kern = read_humdrum(path)
     try:
-        score = parse_kern(kern)
         seed = config.seed * 1_000_003 + sum(map(ord, path.name))
         rng = random.Random(seed)
         toolkit = _toolkit(config, rng)
         _load(toolkit, kern)
         pages = [engrave(toolkit, page) for page in range(1, toolkit.getPageCount() + 1)]
-        starts = [_systems(page)[0].first_line for page in pages[1:]]
-        ends = [*starts, len(kern.splitlines())]
+        transcribed = Transcriber(toolkit).pages(pages)
         stems = []
-        for number, (engraved, end_line) in enumerate(zip(pages, ends, strict=True), start=1):
+        for number, (engraved, staves) in enumerate(zip(pages, transcribed, strict=True), start=1):
             stem = f"{path.stem}-{number:03d}"
             _write(
                 output,
                 stem,
                 render(engraved, page_pixels(config)),
-                score,
+                staves,
                 kern,
                 config,
                 seed + number,
                 {"source": path.name, "page": number, "encoding": config.encoding},
-                end_line,
             )
             stems.append(stem)
         return stems
