@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -204,28 +205,29 @@ _MARKS = {
 }
 
 
+_SIGNS = {
+    "*clef": "clefs",
+    "*k[": "key signatures",
+    "*met(": "C meters",
+    "*M": "number meters",
+    "*harm:": "chord symbols",
+    "*>": "endings",
+}
+_NOTE_PARTS = re.compile(r"(\d+)[%\d]*\.*[qQ]?([a-gA-G]+|r)(#+|-+|n)?")
+
+
 def _features(token: str, clef: str, alone: bool) -> list[str]:
     """The notation classes one kern token (as printed) belongs to."""
-    import re
+    from quire.music.encodings import staff_step
 
-    from quire.music.encodings import _CLEF_BOTTOM, _pitch, _steps
-
-    signs = {
-        "*clef": "clefs",
-        "*k[": "key signatures",
-        "*met(": "C meters",
-        "*M": "number meters",
-        "*harm:": "chord symbols",
-        "*>": "endings",
-    }
-    for prefix, name in signs.items():
+    for prefix, name in _SIGNS.items():
         if token.startswith(prefix):
             return [name]
     if token.startswith("="):
         return ["barlines" if token in ("=", "==") else "repeat and double barlines"]
     if token.startswith(("*", "!")):
         return []
-    found = re.search(r"(\d+)[%\d]*\.*[qQ]?([a-gA-G]+|r)(#+|-+|n)?", token)
+    found = _NOTE_PARTS.search(token)
     if found is None:
         return []
     recip, pitch, accidental = found.groups()
@@ -235,9 +237,8 @@ def _features(token: str, clef: str, alone: bool) -> list[str]:
     else:
         out.append("notes")
         out += ["accidentals"] if accidental else []
-        if clef in _CLEF_BOTTOM:
-            place = _steps(*_pitch(pitch), clef)
-            out += ["ledger-line notes"] if place <= -2 or place >= 10 else []
+        place = staff_step(pitch, clef)
+        out += ["ledger-line notes"] if place is not None and (place <= -2 or place >= 10) else []
     if (int(recip) and int(recip) & (int(recip) - 1) and int(recip) % 2 == 0) or recip == "3":
         out.append("tuplets")
     out += [name for name, marks in _MARKS.items() if any(m in token for m in marks)]

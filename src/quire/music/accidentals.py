@@ -22,12 +22,12 @@ from quire.music.kern import CHORD_SEPARATOR
 
 _NOTE = re.compile(r"^(?P<head>[^a-gA-Gr]*?\d+\.*)(?P<pitch>([a-gA-G])\3*)(?P<acc>#+|-+|n)?")
 KEY_ACCIDENTAL = re.compile(r"[a-g][#-]")  # one accidental of a *k[…] key signature
-_ALTERATION = {"#": 1, "##": 2, "-": -1, "--": -2, "n": 0}
+ALTERATION = {"#": 1, "##": 2, "-": -1, "--": -2, "n": 0}
 
 
 def _key(token: str) -> dict[str, int]:
     """Alteration of each step (lower case) under a ``*k[…]`` key signature."""
-    return {m[0][0]: _ALTERATION[m[0][1]] for m in KEY_ACCIDENTAL.finditer(token[3:])}
+    return {m[0][0]: ALTERATION[m[0][1]] for m in KEY_ACCIDENTAL.finditer(token[3:])}
 
 
 def _spell(alteration: int) -> str:
@@ -58,10 +58,10 @@ def _convert(text: str, printed: bool) -> str:
         )
         written = match["acc"]
         if printed:
-            alteration = _ALTERATION[written] if written else 0
+            alteration = ALTERATION[written] if written else 0
             shown = "" if continues_tie or alteration == expected else _spell(alteration) or "n"
         else:
-            alteration = expected if continues_tie or not written else _ALTERATION[written]
+            alteration = expected if continues_tie or not written else ALTERATION[written]
             shown = _spell(alteration) or ("n" if key.get(place[0], 0) else "")
         if not continues_tie:
             measure[place] = alteration

@@ -16,7 +16,14 @@ import re
 from collections.abc import Callable
 from fractions import Fraction
 
-from quire.music.kern import CHORD_SEPARATOR, KernError, split_token, staff_text, text_records
+from quire.music.kern import (
+    CHORD_SEPARATOR,
+    KernError,
+    key_signature,
+    split_token,
+    staff_text,
+    text_records,
+)
 
 ENCODINGS = ("kern", "bekern", "semantic", "agnostic")
 
@@ -271,7 +278,6 @@ def _key_signature(token: str, clef: str) -> list[str]:
     return positions
 
 
-_SHARP_ORDER, _FLAT_ORDER = "fcgdaeb", "beadgcf"
 _SEMANTIC_NOTE = re.compile(
     r"^(?P<kind>note|gracenote|rest)-(?:(?P<step>[A-G])(?P<acc>#{1,2}|b{1,2})?(?P<octave>\d)_)?"
     r"(?P<value>[a-z_]+?)(?P<dots>\.*)(?P<fermata>_fermata)?$"
@@ -285,9 +291,9 @@ def _kern_pitch(step: str, octave: int) -> str:
 def _kern_key(name: str) -> str:
     key = name.removesuffix("M")
     if key in _SHARP_KEYS:
-        return f"*k[{''.join(f'{s}#' for s in _SHARP_ORDER[: _SHARP_KEYS.index(key)])}]"
+        return key_signature(_SHARP_KEYS.index(key))
     if key in _FLAT_KEYS:
-        return f"*k[{''.join(f'{s}-' for s in _FLAT_ORDER[: _FLAT_KEYS.index(key)])}]"
+        return key_signature(-_FLAT_KEYS.index(key))
     raise KernError(f"unknown key signature {name!r}")
 
 
@@ -298,6 +304,8 @@ def from_semantic(text: str) -> str:
     pitches without them), tuplets (it names their written values). A multirest comes
     back as that many measures of rest, as kern writes one.
     """
+    from quire.music.score import measure_rest
+
     durations = {name: digits for digits, name in _DURATIONS.items()}
     out: list[str] = []
     tie = False
@@ -307,8 +315,6 @@ def from_semantic(text: str) -> str:
         if kind == "timeSignature" and re.fullmatch(r"\d+/\d+", value):
             length = Fraction(*(int(v) for v in value.split("/")))
         if kind == "multirest" and value.isdigit():
-            from quire.music.score import measure_rest
-
             rest = measure_rest(length)
             out += " = ".join([rest] * int(value)).split()
         elif kind == "clef":
@@ -341,6 +347,15 @@ def from_semantic(text: str) -> str:
         else:
             raise KernError(f"semantic token {token!r} has no kern counterpart here")
     return " ".join(out)
+
+
+def staff_step(kern_pitch: str, clef: str) -> int | None:
+    """Diatonic steps from ``clef``'s bottom line up to a note of ``kern_pitch`` (``None``
+    for a clef not in the table): -2 and below need ledger lines under the staff, 10
+    and above over it."""
+    if clef not in _CLEF_BOTTOM:
+        return None
+    return _steps(*_pitch(kern_pitch), clef)
 
 
 def _clef_shift(clef: str) -> int:

@@ -14,6 +14,16 @@ from dataclasses import dataclass, field
 CHORD_SEPARATOR = "<s>"
 
 
+SHARP_ORDER, FLAT_ORDER = "fcgdaeb", "beadgcf"
+
+
+def key_signature(fifths: int) -> str:
+    """The ``*k[…]`` token of a key of ``fifths`` sharps (negative: flats)."""
+    if fifths >= 0:
+        return f"*k[{''.join(f'{s}#' for s in SHARP_ORDER[:fifths])}]"
+    return f"*k[{''.join(f'{s}-' for s in FLAT_ORDER[:-fifths])}]"
+
+
 class KernError(ValueError):
     """A **kern text quire cannot use; the message says why and where."""
 

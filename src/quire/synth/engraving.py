@@ -9,8 +9,8 @@ barlines drawn, and the marks attached to notes (ties, slurs, phrase brackets,
 fermatas, articulations, ornaments). Signs drawn at a system's end to announce a
 change (courtesy clef, key, meter) are named after the signs they announce.
 
-Tokens are **kern: a drawn natural is ``n``; a pitch carries the accidental it
-sounds with (from the key or the measure), as kern spells pitches; a whole-measure
+Tokens are **kern: a pitch carries the accidental it sounds with (drawn, or from
+the key or the measure), as kern spells pitches; a whole-measure
 rest is a rest of the measure's length and a multi-measure rest of ``n`` measures
 is written out as ``n`` such measures, as the Humdrum reference encodes them.
 """
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from quire.music.kern import key_signature
 from quire.music.score import measure_rest
 
 if TYPE_CHECKING:
@@ -31,16 +32,6 @@ if TYPE_CHECKING:
 
 _SVG = "{http://www.w3.org/2000/svg}"
 _FIELD = re.compile(r"staff-L\d+F(\d+)")
-_ACCIDENTALS = {
-    "s": "#",
-    "f": "-",
-    "ss": "##",
-    "x": "##",
-    "ff": "--",
-    "n": "n",
-    "nf": "-",
-    "ns": "#",
-}
 _SOUNDING = {"s": "#", "f": "-", "ss": "##", "x": "##", "ff": "--", "n": "", "nf": "-", "ns": "#"}
 _ARTICULATIONS = {"stacc": "'", "stacciss": "`", "acc": "^", "ten": "~", "marc": "^^"}
 _ORNAMENTS = {"fermata": ";", "trill": "T", "mordent": "M", "turn": "S"}
@@ -55,8 +46,8 @@ _BARLINES = {
     "dotted": "=",
 }
 _LINE_OF = re.compile(r"-L(\d+)F")
-# Verovio draws a chord symbol's sharps and flats with figured-bass glyphs.
-_HARM_GLYPHS = {"\uea66": "#", "\uea64": "b", "\u266f": "#", "\u266d": "b"}
+# A chord symbol's sharps and flats, as engrave() leaves them.
+_HARM_GLYPHS = str.maketrans({"\u266f": "#", "\u266d": "b"})
 _HARM_TEXT = re.compile(r"([A-G][#b]?)([^/]*)(/[A-G][#b]?)?")
 _SIGNS = ("clef", "keySig", "meterSig", "meterSigGrp", "mensur")
 
@@ -177,9 +168,7 @@ class Transcriber:
             if element.get("class", "").split(" ")[0] != "harm" or not line:
                 continue
             staff = fields.get(self.attr(element.get("id", "")).get("staff", ""))
-            text = "".join("".join(element.itertext()).split())
-            for glyph, plain in _HARM_GLYPHS.items():
-                text = text.replace(glyph, plain)
+            text = "".join("".join(element.itertext()).split()).translate(_HARM_GLYPHS)
             if staff is not None and text:
                 harms[staff].append((int(line[1]), harm_token(text)))
         return harms
@@ -276,10 +265,9 @@ class Transcriber:
                 out.append(_Event(ident, [(ident, f"{_recip(self.attr(ident), ratio)}r")]))
             elif kind in ("mRest", "multiRest"):
                 rest = self._measure_rest(number)
+                count = int(self.attr(ident).get("num", 1)) if kind == "multiRest" else 1
                 out.append(_Event(ident, [(ident, rest)]))
-                for _ in range(
-                    int(self.attr(ident).get("num", 1)) - 1 if kind == "multiRest" else 0
-                ):
+                for _ in range(count - 1):
                     out.append(_Event("", [("", "=")], sign=True))
                     out.append(_Event("", [("", rest)], sign=True))
 
@@ -316,14 +304,9 @@ class Transcriber:
         artics = ""
         for child in element.iter(f"{_SVG}g"):
             kind = child.get("class", "").split(" ")[0]
-            if kind == "accid":
+            if kind == "accid":  # drawn (accid) or from the key or measure (accid.ges)
                 found = self.attr(child.get("id", ""))
-                if "accid" in found:
-                    accidental = _ACCIDENTALS.get(found["accid"], "")
-                    if accidental == "n" and found["accid"] in ("nf", "ns"):
-                        accidental = _SOUNDING[found["accid"]]
-                elif "accid.ges" in found:
-                    accidental = _SOUNDING.get(found["accid.ges"], "")
+                accidental = _SOUNDING.get(found.get("accid", found.get("accid.ges", "")), "")
             elif kind == "artic":
                 artics += self._articulations(child)
         grace = {"unacc": "q", "acc": "qq"}.get(attrs.get("grace", ""), "")
@@ -366,11 +349,7 @@ def _key_token(attrs: dict[str, str], element: etree._Element) -> str:
     if not _key_accidentals(element):
         return ""
     count = int(sig[:-1] or 0) if sig not in ("", "0") else 0
-    if sig.endswith("s"):
-        return "*k[" + "".join(f"{s}#" for s in "fcgdaeb"[:count]) + "]"
-    if sig.endswith("f"):
-        return "*k[" + "".join(f"{s}-" for s in "beadgcf"[:count]) + "]"
-    return "*k[]"  # naturals cancelling the key before
+    return key_signature(-count if sig.endswith("f") else count)  # 0: naturals cancelling
 
 
 def _key_accidentals(element: etree._Element) -> int:

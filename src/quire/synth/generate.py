@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from quire.config import CLEFS, FIFTHS
+from quire.music.accidentals import ALTERATION
+from quire.music.kern import key_signature
 from quire.music.score import dotted_value, duration
 
 _STEPS = "cdefgab"
-_SHARP_ORDER = "fcgdaeb"
-_FLAT_ORDER = "beadgcf"
 # Lowest and highest diatonic index (octave * 7 + step) written for each clef.
 _RANGES = {
     "G2": (4 * 7 + 0, 5 * 7 + 4),
@@ -101,21 +101,15 @@ class _Plan:
     resting: set[int]  # measures of whole-measure rest
 
 
-def _key(fifths: int) -> str:
-    if fifths > 0:
-        return "".join(f"{s}#" for s in _SHARP_ORDER[:fifths])
-    return "".join(f"{s}-" for s in _FLAT_ORDER[:-fifths])
-
-
 def _plan(rng: random.Random, style: MusicStyle, clefs: list[str], measures: int) -> _Plan:
     meter = rng.choice(_METERS)
     fifths = rng.randint(*style.fifths)
-    meters, keys = [meter] * measures, [_key(fifths)] * measures
+    meters, keys = [meter] * measures, [key_signature(fifths)] * measures
     staff_clefs = [[c] * measures for c in clefs]
     opening: list[list[list[str]]] = [[[] for _ in clefs] for _ in range(measures)]
     barlines = ["="] * measures
     for i, clef in enumerate(clefs):
-        opening[0][i] = [f"*clef{clef}", f"*k[{keys[0]}]", f"*M{meter}"]
+        opening[0][i] = [f"*clef{clef}", keys[0], f"*M{meter}"]
         if _symbol(meter) and rng.random() < style.meter_symbol_chance:
             opening[0][i].append(_symbol(meter))
     if measures > 4 and rng.random() < style.change_chance:
@@ -126,10 +120,10 @@ def _plan(rng: random.Random, style: MusicStyle, clefs: list[str], measures: int
             staff_clefs[0][at:] = [new] * (measures - at)
             opening[at][0].append(f"*clef{new}")
         elif kind in ("key", "clef"):
-            new_key = _key(rng.choice([f for f in range(style.fifths[0], style.fifths[1] + 1)]))
+            new_key = key_signature(rng.randint(*style.fifths))
             keys[at:] = [new_key] * (measures - at)
             for tokens in opening[at]:
-                tokens.append(f"*k[{new_key}]")
+                tokens.append(new_key)
             barlines[at - 1] = "=||"
         else:
             new_meter = rng.choice([m for m in _METERS if m != meter])
@@ -350,8 +344,7 @@ def _trill(token: str, key: str) -> str:
     letter = found[1].lower()
     upper = _STEPS[(_STEPS.index(letter) + 1) % 7]
     semitones = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
-    alteration = {"#": 1, "-": -1, "##": 2, "--": -2}
-    own = semitones[letter] + alteration.get(found[2] or "", 0)
+    own = semitones[letter] + ALTERATION.get(found[2] or "", 0)
     above = semitones[upper] + (1 if f"{upper}#" in key else -1 if f"{upper}-" in key else 0)
     return "t" if (above - own) % 12 == 1 else "T"
 
