@@ -50,8 +50,7 @@ lint: $(STAMP)
 	$(BIN)/shellcheck -x $$(find scripts docker -name "*.sh" -o -name "*.sbatch") .ci/run .ci/slurm .ci/images
 	$(BIN)/hadolint docker/Dockerfile
 
-bench:
-	$(MAKE) venv EXTRAS=$(EXTRAS),bench
+bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
 
 models: $(STAMP)

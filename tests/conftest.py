@@ -98,18 +98,38 @@ def transcriptions(folder: Path) -> dict[str, list[tuple[str, str | None]]]:
     }
 
 
-def spine_tokens(score: KernScore, spine: int) -> list[str]:
-    """The tokens of one **kern spine (0: the first), barline numbers dropped, without
-    null tokens and the interpretations Verovio does not engrave."""
+def spine_records(score: KernScore, spine: int) -> list[list[str]]:
+    """The records of one **kern spine (0: the first): a field per voice where it
+    splits, records of null tokens left out."""
     column = score.kern_fields[spine]
-    tokens = []
+    records = []
+    owners = list(range(len(score.records[0][1])))  # the spine each field belongs to
     for _, fields in score.records:
-        token = fields[column]
-        if token in (".", "*", "*-") or token.startswith("**"):
-            continue
-        if token.startswith("*") and not token.startswith(("*clef", "*k[", "*M", "*met(")):
-            continue
-        tokens.append(re.sub(r"^=\d+", "=", token))
+        mine = [t for owner, t in zip(owners, fields, strict=True) if owner == column]
+        if any(t not in (".", "*") for t in mine):
+            records.append(mine)
+        after = []
+        for k, (owner, token) in enumerate(zip(owners, fields, strict=True)):
+            if token == "*^":
+                after += [owner, owner]
+            elif token != "*v" or k == 0 or fields[k - 1] != "*v":
+                after.append(owner)
+        owners = after
+    return records
+
+
+def spine_tokens(score: KernScore, spine: int) -> list[str]:
+    """The tokens of one **kern spine (0: the first), voice by voice where it splits,
+    barline numbers dropped, without null tokens and the interpretations Verovio does
+    not engrave."""
+    tokens = []
+    for record in spine_records(score, spine):
+        for token in record:
+            if token in (".", "*", "*-") or token.startswith("**"):
+                continue
+            if token.startswith("*") and not token.startswith(("*clef", "*k[", "*M", "*met(")):
+                continue
+            tokens.append(re.sub(r"^=\d+", "=", token))
     return tokens
 
 

@@ -33,7 +33,7 @@ def test_primus_encodings_match_the_primus_files(shared_data, encoding):
 def test_chords_and_bekern():
     text = staff_text(["*clefG2", "4c 4e 4g", "8dd#L", "=", "2.r"])
     assert text == "*clefG2 4c <s> 4e <s> 4g 8dd#L = 2.r"
-    assert text_records(text) == [["*clefG2"], ["4c", "4e", "4g"], ["8dd#L"], ["="], ["2.r"]]
+    assert text_records(text) == [["*clefG2"], ["4c 4e 4g"], ["8dd#L"], ["="], ["2.r"]]
     assert encode(text, "bekern") == "*clefG2 4·c <s> 4·e <s> 4·g 8·dd·#·L = 2.·r"
     assert split_token("[16BB-J") == ["[", "16", "BB", "-", "J"]
     with pytest.raises(KernError, match="chords"):
@@ -64,7 +64,9 @@ def test_semantic_back_to_kern():
         ("4c\n", "expected the exclusive interpretations"),
         ("**text\n", "no **kern spine"),
         ("**kern\t**kern\n4c\n", "line 2: 1 fields where 2 spines run"),
-        ("**kern\n*^\n", "spine splits"),
+        ("**kern\n*x\n", "spine exchanges"),
+        ("**kern\t**kern\n*v\t*\n", "line 2: a spine join (*v) needs a neighbour"),
+        ("**kern\n*^\n4c\n", "line 3: 1 fields where 2 spines run"),
     ],
 )
 def test_unusable_kern_is_named(text, message):

@@ -17,11 +17,11 @@ from PIL import Image, ImageDraw
 from quire.cli import cli
 from quire.layers import INK_COVERAGE
 from quire.music.kern import parse_kern, text_records
-from quire.music.score import duration
+from quire.music.score import onsets
 from quire.pagexml import PageDocument
 from quire.synth.generate import MusicStyle, generate_kern
 from quire.synth.text import find_fonts
-from tests.conftest import REPO, spine_tokens
+from tests.conftest import REPO, spine_records, spine_tokens
 
 SMALL = ["--dpi", "150"]
 
@@ -95,10 +95,11 @@ def test_music_ground_truth_is_valid_and_matches_the_rendering(clean_pages, vali
             ys = [y for _, y in line.coords]
             rows = staff[min(ys) : max(ys) + 1].any(axis=1)
             assert np.count_nonzero(np.diff(rows.astype(int)) == 1) + rows[0] == 5
-        # baselines lie on the bottom staff line (where no symbol covers it)
+        # baselines lie on the bottom staff line (where no symbol covers it: chords and
+        # a second voice cover a quarter of it in dense piano measures)
         for line in staves(doc):
             (x0, y), (x1, _) = line.baseline[0], line.baseline[-1]
-            assert staff[y - 1 : y + 2, x0:x1].any(axis=0).mean() > 0.8
+            assert staff[y - 1 : y + 2, x0:x1].any(axis=0).mean() > 0.6
         # layers are exclusive and reproduce the rendering's ink
         names = ("background", "staff", "symbols", "text")
         stack = np.stack([layer(clean_pages, stem, n) for n in names])
@@ -135,12 +136,15 @@ _SOUNDED = re.compile(r"[^\d]*(\d+(?:%\d+)?\.*)\D*?([a-gA-G]+|r)(#+|-+)?")
 
 
 def sounded(tokens: list[str]) -> list[tuple[str, str, str, bool]]:
-    """Duration, pitch, alteration and grace of every note and rest of staff tokens."""
+    """Duration, pitch, alteration and grace of every note and rest of staff tokens
+    (voices' fields one after the other), invisible rests aside."""
     out = []
     for token in tokens:
         if token.startswith(("*", "=")):
             continue
-        for note in token.split(" "):
+        for note in token.split():
+            if note == "." or note.endswith("ryy"):
+                continue
             found = _SOUNDED.match(note)
             out.append((found[1], found[2], found[3] or "", "q" in note))
     return out
@@ -227,6 +231,53 @@ def test_the_transcription_of_real_world_kern_is_what_was_engraved(tmp_path):
     assert reach(line) > 1.3 * reach(plain)
 
 
+# Piano music as keyboard editions write it: a left hand in two voices (the spine
+# split for one measure, a rest in one voice only), chords, a tie, a clef change.
+PIANO_KERN = """**kern\t**kern
+*clefF4\t*clefG2
+*k[b-]\t*k[b-]
+*M3/4\t*M3/4
+*^\t*
+4C\t4D\t4f 4a
+4E\t4F\t8g
+.\t.\t8b-
+8G\t2A\t[4cc
+8c\t.\t.
+=1\t=1\t=1
+*v\t*v\t*
+4C 4G\t2cc]
+4r\t.
+4E\t8ff
+.\t8ee
+*clefG2\t*
+=2\t=2
+4c\t4.dd
+4e\t.
+.\t8cc
+4g\t4b-
+==\t==
+*-\t*-
+"""
+
+
+def test_the_transcription_of_two_voices_is_what_was_engraved(tmp_path):
+    kern = tmp_path / "kern"
+    kern.mkdir()
+    (kern / "piano.krn").write_text(PIANO_KERN)
+    out = tmp_path / "out"
+    synth("music", str(out), "--kern-dir", str(kern), *SMALL)
+    upper, lower = staves(PageDocument.read(out / "page" / "piano-001.xml"))
+    assert upper.text == (
+        "*clefG2 *k[b-] *M3/4 4f <s> 4a 8g 8b- [4cc = 2cc] 8ff 8ee = 4.dd 8cc 4b- =="
+    )
+    # two voices where two layers are drawn, a record per line engraved, joined
+    # where one voice is drawn again
+    assert lower.text == (
+        "*clefF4 *k[b-] *M3/4 *^ 4C <t> 4D 4E <t> 4F 8G <t> 2A 8c <t> . = <t> = *v <t> *v "
+        "4C <s> 4G 4r 4E *clefG2 = 4c 4e 4g =="
+    )
+
+
 def test_same_seed_gives_the_same_files(tmp_path):
     def digest(folder: Path) -> dict[str, str]:
         return {
@@ -309,16 +360,16 @@ def test_bad_kern_files_fail_alone(tmp_path):
     kern.mkdir()
     (kern / "good.krn").write_text(generate_kern(1, MusicStyle(measures=(4, 4))))
     (kern / "ragged.krn").write_text("**kern\t**kern\n*clefG2\n4c\t4d\n*-\t*-\n")
-    (kern / "split.krn").write_text("**kern\n*^\n4c\t4e\n*v\t*v\n*-\n")
+    (kern / "exchange.krn").write_text("**kern\t**kern\n*x\t*x\n4c\t4e\n*-\t*-\n")
     result = CliRunner().invoke(
         cli, ["synth", "music", str(tmp_path / "out"), "--kern-dir", str(kern), *SMALL]
     )
     assert result.exit_code == 1
     errors = sorted(line for line in result.output.splitlines() if line.startswith("error:"))
     assert errors == [
+        f"error: {kern / 'exchange.krn'}: not usable **kern: line 2: spine exchanges and new "
+        "spines are not supported",
         f"error: {kern / 'ragged.krn'}: not usable **kern: line 2: 1 fields where 2 spines run",
-        f"error: {kern / 'split.krn'}: not usable **kern: line 2: spine splits and joins are "
-        "not supported",
     ]
     assert [p.name for p in (tmp_path / "out" / "page").iterdir()] == ["good-001.xml"]
 
@@ -378,19 +429,21 @@ def test_clefs_and_key_signatures_are_drawn_from_the_configured_ones(tmp_path):
 
 
 def test_generated_measures_are_full():
+    voices = 0
     for seed in range(60):
         for kind in ("monophonic", "piano"):
             score = parse_kern(generate_kern(seed, MusicStyle(kind=kind)))
             for spine in range(score.staff_count):
-                length, measure = Fraction(0), Fraction(0)
-                for token in spine_tokens(score, spine):
-                    if token.startswith("*M"):
-                        length = Fraction(*map(int, token[2:].split("/")))
-                    elif token.startswith("="):
-                        assert measure == length, (seed, kind, length, measure)
-                        measure = Fraction(0)
-                    elif not token.startswith("*"):
-                        measure += duration(token.split(" ")[:1])
+                records = spine_records(score, spine)[1:-1]  # **kern and *- aside
+                voices += sum(record[0] == "*^" for record in records)
+                length, start = Fraction(0), Fraction(0)
+                for record, time in zip(records, onsets(records)[:-1], strict=True):
+                    if record[0].startswith("*M"):
+                        length = Fraction(*map(int, record[0][2:].split("/")))
+                    elif record[0].startswith("="):
+                        assert time - start == length, (seed, kind, length, time - start)
+                        start = time
+    assert voices > 20  # piano measures in two voices, every voice's measures full
 
 
 def test_text_pages(tmp_path, validate):

@@ -12,6 +12,12 @@ Pages (the whole pipeline): every true line (staff or text line) is paired with
 the unpaired predicted line of its kind that overlaps it most (IoU ≥ 0.5); a true
 line without a partner counts as read as nothing, a predicted line without one
 as read from nothing. The rates below are then taken per page and over all.
+Staves in another encoding than the truth's are converted to it where the
+encodings convert (kern, bekern, semantic; agnostic names positions, not pitches).
+The page's music is also scored as a whole: the score export makes of each page
+(:mod:`quire.music.fit`, :mod:`quire.music.score`), read and truth, compared by
+musicdiff's OMR edit distance; OMR-NED is that distance over the symbols of both
+scores (pooled: summed over pages), as homr and the SMT++ papers report it.
 
 Transcriptions (line lists): every rate is an edit distance (Levenshtein:
 insertions, deletions and substitutions, through rapidfuzz) summed over all
@@ -30,13 +36,16 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from quire.errors import InputError, QuireError
 from quire.io import atomic_write_text
 from quire.layers import read_layer
+
+if TYPE_CHECKING:
+    import music21
 
 log = logging.getLogger("quire")
 
@@ -232,6 +241,7 @@ def _features(token: str, clef: str, alone: bool) -> list[str]:
         return []
     recip, pitch, accidental = found.groups()
     out = ["chords"] if " " in token else []
+    out += ["two voices"] if "\t" in token else []
     if pitch == "r":
         out.append("whole-measure rests" if alone else "rests")
     else:
@@ -253,13 +263,16 @@ def feature_recall(pairs: list[tuple[str, str]], encoding: str) -> dict[str, Any
 
     from quire.music.accidentals import to_printed
     from quire.music.encodings import to_kern
-    from quire.music.kern import text_records
+    from quire.music.kern import staff_text, text_records
+
+    def records(text: str) -> list[str]:
+        return ["\t".join(fields) for fields in text_records(text)]
 
     counts: dict[str, list[int]] = {}
     for predicted, reference in pairs:
-        read = [" ".join(r) for r in text_records(to_kern(predicted, encoding))]
-        true = [" ".join(r) for r in text_records(to_kern(reference, encoding))]
-        printed = [" ".join(r) for r in text_records(to_printed(" ".join(true)))]
+        read = records(to_kern(predicted, encoding))
+        true = records(to_kern(reference, encoding))
+        printed = records(to_printed(staff_text(true)))
         recalled = set()
         for kind, start, end, _, _ in Levenshtein.opcodes(true, read):
             if kind == "equal":
@@ -330,14 +343,12 @@ def page_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[st
     lines = {
         stem: (_lines(pred[stem]) if stem in pred else [], _lines(true[stem])) for stem in true
     }
-    encodings = {e for _, t in lines.values() for _, staff, _, e in t if staff}
-    if len(encodings) > 1:
-        raise InputError(truth, f"staves in several encodings ({', '.join(sorted(encodings))})")
-    encoding = next(iter(encodings), "kern")
-    for stem, (p, _) in lines.items():
-        other = {e for _, staff, text, e in p if staff and text and e != encoding}
-        if other:
-            raise InputError(pred[stem], f"staves in {', '.join(other)}, the truth in {encoding}")
+    encodings = [e for _, t in lines.values() for _, staff, _, e in t if staff]
+    encoding = max(set(encodings), key=encodings.count, default="kern")
+    lines = {
+        stem: (_in_encoding(p, encoding, pred.get(stem)), _in_encoding(t, encoding, true[stem]))
+        for stem, (p, t) in lines.items()
+    }
     pooled: dict[str, list[tuple[str, str]]] = {"staves": [], "text": []}
     per_page: dict[str, dict[str, float | None]] = {}
     for stem, (p, t) in lines.items():
@@ -359,11 +370,100 @@ def page_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[st
             (page[kind] for page in per_page.values() if page[kind] is not None), default=None
         )
         report[kind] = {**error_rates(pooled[kind], symbols), "worst_page": worst}
+    scores = {stem: score_distance(pred.get(stem), true[stem]) for stem in sorted(true)}
+    scored = [found for found in scores.values() if found is not None]
+    if scored:
+        distance, read, truth_symbols = (sum(column) for column in zip(*scored, strict=True))
+        report["score"] = {
+            "omr_ned": distance / (read + truth_symbols) if read + truth_symbols else 0.0,
+            "omr_edit_distance": distance,
+            "symbols_read": read,
+            "symbols_true": truth_symbols,
+        }
     report["per_page"] = {
-        stem: {"staff_ser": page["staves"], "text_cer": page["text"]}
+        stem: {
+            "staff_ser": page["staves"],
+            "text_cer": page["text"],
+            "omr_ned": _ned(scores[stem]),
+        }
         for stem, page in per_page.items()
     }
     return report
+
+
+def _in_encoding(
+    lines: list[tuple[Box, bool, str, str]], encoding: str, path: Path | None
+) -> list[tuple[Box, bool, str, str]]:
+    """The lines with every staff's text in ``encoding``."""
+    from quire.music.encodings import encode, to_kern
+    from quire.music.kern import KernError
+
+    out = []
+    for box, staff, text, own in lines:
+        if staff and text and own != encoding:
+            try:
+                text = encode(to_kern(text, own), encoding)
+            except KernError as exc:
+                message = f"staves in {own} cannot be read in {encoding}: {exc}"
+                raise InputError(path, message) from None
+        out.append((box, staff, text, encoding if staff else own))
+    return out
+
+
+def _ned(found: tuple[int, int, int] | None) -> float | None:
+    if found is None:
+        return None
+    distance, read, true = found
+    return distance / (read + true) if read + true else 0.0
+
+
+def score_distance(predicted: Path | None, truth: Path) -> tuple[int, int, int] | None:
+    """musicdiff's OMR edit distance between the scores of two pages, and the symbols
+    of each (read, true); ``None`` for a page whose truth has no staff."""
+    from musicdiff.annotation import AnnScore
+    from musicdiff.comparison import Comparison
+    from musicdiff.detaillevel import DetailLevel
+
+    scores = []
+    for path in (predicted, truth):
+        kern = _page_score(path) if path is not None else None
+        if kern is None and path is truth:
+            return None
+        scores.append(AnnScore(_music21_score(kern), DetailLevel.Default))
+    _, distance = Comparison.annotated_scores_diff(scores[0], scores[1])
+    return distance, scores[0].notation_size(), scores[1].notation_size()
+
+
+def _page_score(path: Path) -> str | None:
+    """The **kern score export makes of a page's staves; ``None`` without staves."""
+    from quire.export import PageExport, music_systems
+    from quire.music.kern import KernError
+    from quire.music.score import page_kern
+    from quire.pagexml import PageDocument
+
+    systems = music_systems(PageDocument.read(path), PageExport(path.stem))
+    if not any(staff for system in systems for staff in system):
+        return None
+    try:
+        return page_kern(systems)
+    except KernError:
+        return None
+
+
+def _music21_score(kern: str | None) -> music21.stream.Score:
+    """The score converter21 reads from ``kern`` (an empty one for none, or for kern
+    it cannot read)."""
+    import music21
+    from converter21.humdrum import HumdrumFile
+
+    if kern is None:
+        return music21.stream.Score()
+    try:
+        humdrum = HumdrumFile()
+        humdrum.readString(kern)
+        return humdrum.createMusic21Stream()
+    except Exception:  # converter21 raises whatever its parser meets
+        return music21.stream.Score()
 
 
 def write_report(report: dict[str, Any], output: Path, title: str) -> None:

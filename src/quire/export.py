@@ -2,8 +2,10 @@
 
 Music: the staves of a page, systems in reading order and staves top to bottom,
 become one **kern score (:mod:`quire.music.score`); Verovio turns it into MEI and
-MIDI, music21 into MusicXML. A staff that does not parse in its encoding is left
-out (its spine rests in that system) and named in one line; the rest exports.
+MIDI, music21 into MusicXML. The staves of each system are first made to agree
+(:mod:`quire.music.fit`): what was changed on a staff is named in one line, listed
+in ``index.html`` and drawn on the overlay. A staff that does not parse in its
+encoding is named in one line and rests in the measures of its system.
 
 Text: the text lines of a page in reading order, one per line, a blank line between
 regions. Overlays: the page with regions, lines or staves and their transcriptions
@@ -32,12 +34,14 @@ from quire.workdir import page_files
 log = logging.getLogger("quire")
 
 MUSIC_SUFFIXES = {"kern": ".krn", "musicxml": ".musicxml", "midi": ".mid", "mei": ".mei"}
-# Outline colours of the overlay (RGBA): music systems, text regions, staves, text lines.
+# Outline colours of the overlay (RGBA): music systems, text regions, staves, text
+# lines, staves changed to agree with their system.
 COLOURS = {
     "music": (0, 114, 178, 255),
     "region": (230, 159, 0, 255),
     "staff": (0, 158, 115, 255),
     "line": (213, 94, 0, 255),
+    "changed": (204, 0, 102, 255),
 }
 
 
@@ -50,6 +54,7 @@ class PageExport:
     staves: int = 0
     lines: int = 0
     failed: list[str] = field(default_factory=list)
+    changed: dict[str, list[str]] = field(default_factory=dict)  # by staff id
 
 
 def regions_in_order(doc: PageDocument) -> list[Region]:
@@ -67,23 +72,29 @@ def regions_in_order(doc: PageDocument) -> list[Region]:
     return sorted(regions, key=lambda r: rank.get(top(r), len(rank)))
 
 
-def music_systems(doc: PageDocument, report: PageExport) -> list[list[list[list[str]] | None]]:
-    """The staves of each system as kern records, ``None`` for a staff that fails."""
+def music_systems(doc: PageDocument, report: PageExport) -> list[list[list[list[str]]]]:
+    """The staves of each system as kern records, made to agree (what was changed on
+    a staff goes into ``report.changed``; a staff that fails into ``report.failed``)."""
+    from quire.music.fit import fit_system
     from quire.music.kern import KernError
     from quire.music.score import staff_records
 
     systems = []
     for region in regions_in_order(doc):
+        lines = [line for line in region.text_lines() if line.is_staff]
         staves: list[list[list[str]] | None] = []
-        for line in (line for line in region.text_lines() if line.is_staff):
+        for line in lines:
             encoding = (line.custom_get("encoding") or {}).get("name", "kern")
             try:
                 staves.append(staff_records(line.text or "", encoding))
             except KernError as exc:
                 report.failed.append(f"staff {line.id}: {exc}")
                 staves.append(None)
-        if staves:
-            systems.append(staves)
+        if not lines:
+            continue
+        fitted, changes = fit_system(staves, [line.conf for line in lines])
+        report.changed.update({line.id: c for line, c in zip(lines, changes, strict=True) if c})
+        systems.append(fitted)
     return systems
 
 
@@ -150,8 +161,16 @@ def page_text(doc: PageDocument) -> tuple[str, int]:
     return "\n\n".join(blocks) + ("\n" if blocks else ""), count
 
 
-def draw_overlay(doc: PageDocument, image_path: Path, path: Path, config: ExportConfig) -> None:
-    """The page image, faded, with regions, lines and their transcriptions on it."""
+def draw_overlay(
+    doc: PageDocument,
+    image_path: Path,
+    path: Path,
+    config: ExportConfig,
+    changed: dict[str, list[str]] | None = None,
+) -> None:
+    """The page image, faded, with regions, lines and their transcriptions on it; the
+    staves ``changed`` to agree with their system in their own colour, with the
+    changes under them."""
     from PIL import Image, ImageDraw, ImageFont
 
     from quire.io import read_image
@@ -168,7 +187,7 @@ def draw_overlay(doc: PageDocument, image_path: Path, path: Path, config: Export
         )
         _outline(draw, region.coords, COLOURS[kind], width * 2)
         for line in region.text_lines():
-            _draw_line(draw, line, font, width, size)
+            _draw_line(draw, line, font, width, size, (changed or {}).get(line.id, []))
     page = page.convert("RGB")
     if config.overlay_width and page.width > config.overlay_width:
         height = round(page.height * config.overlay_width / page.width)
@@ -181,15 +200,22 @@ def _outline(draw: object, points: list[tuple[int, int]], colour: tuple, width: 
         draw.line([*points, points[0]], fill=colour, width=width)  # type: ignore[attr-defined]
 
 
-def _draw_line(draw: object, line: TextLine, font: object, width: int, size: int) -> None:
-    colour = COLOURS["staff" if line.is_staff else "line"]
+def _draw_line(
+    draw: object, line: TextLine, font: object, width: int, size: int, changes: list[str]
+) -> None:
+    colour = COLOURS["changed" if changes else "staff" if line.is_staff else "line"]
     _outline(draw, line.coords, colour, width)
     if len(line.baseline) >= 2:
         draw.line(line.baseline, fill=colour, width=width)  # type: ignore[attr-defined]
-    if line.text and line.coords:
+    if line.coords:
         x = min(x for x, _ in line.coords)
         y = min(y for _, y in line.coords) - size - 2
-        draw.text((x, max(0, y)), line.text, fill=colour, font=font)  # type: ignore[attr-defined]
+        if line.text:
+            draw.text((x, max(0, y)), line.text, fill=colour, font=font)  # type: ignore[attr-defined]
+        below = max(y for _, y in line.coords) + 2
+        for k, change in enumerate(changes):
+            at = (x, below + k * (size + 2))
+            draw.text(at, f"changed: {change}", fill=colour, font=font)  # type: ignore[attr-defined]
 
 
 def export_page(xml: Path, images: Path | None, out: Path, config: ExportConfig) -> PageExport:
@@ -213,10 +239,13 @@ def export_page(xml: Path, images: Path | None, out: Path, config: ExportConfig)
         report.files["text"] = f"{xml.stem}.txt"
     if "overlay" in config.formats and images is not None:
         image = find_image(images, xml.stem, doc.page.image_filename)
-        draw_overlay(doc, image, out / "overlays" / f"{xml.stem}.png", config)
+        draw_overlay(doc, image, out / "overlays" / f"{xml.stem}.png", config, report.changed)
         report.files["overlay"] = f"overlays/{xml.stem}.png"
     for problem in report.failed:
         log.error("%s: %s", xml, problem)
+    for staff, changes in report.changed.items():
+        for change in changes:
+            log.warning("%s: staff %s changed to agree with its system: %s", xml, staff, change)
     return report
 
 
@@ -235,7 +264,10 @@ def write_index(reports: list[PageExport], out: Path) -> None:
             for kind, name in report.files.items()
             if kind != "overlay"
         )
-        problems = "<br>".join(html.escape(p) for p in report.failed)
+        changed = [
+            f"staff {staff} changed: {c}" for staff, cs in report.changed.items() for c in cs
+        ]
+        problems = "<br>".join(html.escape(p) for p in report.failed + changed)
         rows.append(
             f"<tr><td>{html.escape(report.stem)}</td><td>{cell}</td><td>{report.staves}</td>"
             f"<td>{report.lines}</td><td>{links}</td><td>{problems}</td></tr>"

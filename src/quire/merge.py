@@ -6,17 +6,26 @@ also get the model's encoding in ``custom``. Nothing else in the file changes bu
 ``processingStep`` naming the model. Lines without a result keep what they had
 (one warning per page); results without a line, unreadable rows and staff results
 that are not music are reported one line each and make the exit status 1.
+
+A staff whose reading disagrees with the other staves of its system (measures,
+their lengths: :mod:`quire.music.fit`) keeps the reading, and is marked in
+``custom`` with what the score made of it: ``score {changed:…;}``, the changes
+joined by `` / ``. A staff that agrees loses an old mark.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from quire.batch import BatchResult
 from quire.errors import InputError
 from quire.lists import read_results
 from quire.workdir import edit_pages
+
+if TYPE_CHECKING:
+    from quire.pagexml import PageDocument
 
 log = logging.getLogger("quire")
 
@@ -27,7 +36,6 @@ def merge(work: Path, results_path: Path, model_dir: Path | None = None) -> Batc
     from quire.music.encodings import ENCODINGS
     from quire.music.kern import KernError
     from quire.music.score import staff_records
-    from quire.pagexml import PageDocument
 
     results, problems = read_results(results_path)
     if not results and not problems:
@@ -68,6 +76,7 @@ def merge(work: Path, results_path: Path, model_dir: Path | None = None) -> Batc
             shown = ", ".join(map(str, missing[:5])) + (" …" if len(missing) > 5 else "")
             log.warning("%s: %d lines without a result: %s", doc.path, len(missing), shown)
         if merged:
+            mark_changes(doc)
             doc.add_processing_step("merge", model=model, model_version=version)
         return merged > 0
 
@@ -78,3 +87,16 @@ def merge(work: Path, results_path: Path, model_dir: Path | None = None) -> Batc
         log.error("%s", problem)
     result.problems += problems
     return result
+
+
+def mark_changes(doc: PageDocument) -> None:
+    """Mark each staff with what making its system agree changes (``score`` in
+    ``custom``), and unmark the staves that agree."""
+    from quire.export import PageExport, music_systems
+
+    report = PageExport(doc.stem)
+    music_systems(doc, report)
+    for line in doc.text_lines():
+        if line.is_staff:
+            changes = report.changed.get(line.id)
+            line.custom_set("score", {"changed": " / ".join(changes)} if changes else None)

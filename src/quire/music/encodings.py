@@ -70,17 +70,23 @@ def encode(text: str, encoding: str) -> str:
 
 
 def to_bekern(text: str) -> str:
-    records = text_records(text)
-    return staff_text([" ".join("·".join(split_token(n)) for n in notes) for notes in records])
+    return staff_text(
+        [
+            "\t".join(" ".join("·".join(split_token(n)) for n in notes.split(" ")) for notes in r)
+            for r in text_records(text)
+        ]
+    )
 
 
 def _monophonic(text: str) -> list[str]:
     """The staff's tokens, each run of two or more whole-measure rests as one
     ``multirest:N`` (as engraved)."""
     records = text_records(text)
-    if any(len(notes) > 1 for notes in records):
+    if any(len(fields) > 1 for fields in records):
+        raise KernError("voices cannot be written in a monophonic (PrIMuS) encoding")
+    if any(" " in fields[0] for fields in records):
         raise KernError("chords cannot be written in a monophonic (PrIMuS) encoding")
-    return _multirests([notes[0] for notes in records])
+    return _multirests([fields[0] for fields in records])
 
 
 def _multirests(tokens: list[str]) -> list[str]:

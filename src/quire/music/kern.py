@@ -1,9 +1,12 @@
 """**kern as quire needs it: records and spines, staff slices, one-line staff text.
 
 A staff transcription in quire is one line of tokens separated by single spaces:
-what is engraved on the staff in order (:mod:`quire.synth.engraving`), each
-record one kern token, and the notes of a chord joined by the separate token
+what is engraved on the staff in order (:mod:`quire.synth.engraving`), one Humdrum
+record after the other, and the notes of a chord joined by the separate token
 ``<s>`` (as the split-kern encodings of the Sheet Music Transformer papers do).
+A staff that holds two voices splits its spine (``*^``) and joins it again
+(``*v`` in every field); while split, each record has a field per voice, joined by
+the separate token ``<t>`` (the papers' tab), ``.`` where a voice holds.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 
 CHORD_SEPARATOR = "<s>"
+FIELD_SEPARATOR = "<t>"
+SPLIT, JOIN = "*^", "*v"
 
 
 SHARP_ORDER, FLAT_ORDER = "fcgdaeb", "beadgcf"
@@ -47,7 +52,8 @@ class KernScore:
 
 
 def parse_kern(text: str) -> KernScore:
-    """Parse Humdrum text with **kern spines; spine splits and joins are refused."""
+    """Parse Humdrum text with **kern spines, following spine splits and joins
+    (``*^``, ``*v``); exchanges and new spines (``*x``, ``*+``) are refused."""
     score = KernScore(text)
     width = None
     for number, line in enumerate(text.splitlines(), start=1):
@@ -65,32 +71,60 @@ def parse_kern(text: str) -> KernScore:
             width = len(fields)
         elif len(fields) != width:
             raise KernError(f"line {number}: {len(fields)} fields where {width} spines run")
-        if any(f in ("*^", "*v", "*+", "*x") for f in fields):
-            raise KernError(f"line {number}: spine splits and joins are not supported")
+        if any(f in ("*+", "*x") for f in fields):
+            raise KernError(f"line {number}: spine exchanges and new spines are not supported")
         score.records.append((number, fields))
+        width = width_after(fields, number)
     if width is None:
         raise KernError("empty file")
     return score
 
 
-def staff_text(tokens: list[str]) -> str:
-    """One line: records separated by spaces, chord notes by ``<s>``."""
-    return " ".join(f" {CHORD_SEPARATOR} ".join(token.split(" ")) for token in tokens)
+def width_after(fields: list[str], number: int) -> int:
+    """How many fields the record after ``fields`` has: one more per split, one for each
+    run of adjacent joins."""
+    width, k = 0, 0
+    while k < len(fields):
+        if fields[k] == JOIN:
+            run = k
+            while run < len(fields) and fields[run] == JOIN:
+                run += 1
+            if run - k < 2:
+                raise KernError(f"line {number}: a spine join (*v) needs a neighbour to join")
+            width, k = width + 1, run
+        else:
+            width, k = width + (2 if fields[k] == SPLIT else 1), k + 1
+    return width
+
+
+def staff_text(records: list[str]) -> str:
+    """One line: records separated by spaces, a record's fields (tab-separated in
+    Humdrum) by ``<t>``, a field's chord notes (space-separated) by ``<s>``."""
+    return " ".join(
+        f" {FIELD_SEPARATOR} ".join(
+            f" {CHORD_SEPARATOR} ".join(field.split(" ")) for field in record.split("\t")
+        )
+        for record in records
+    )
 
 
 def text_records(text: str) -> list[list[str]]:
-    """Inverse of :func:`staff_text`: records, each a list of (chord) notes."""
-    records: list[list[str]] = []
-    join = False
+    """Inverse of :func:`staff_text`: records, each a list of fields (a chord's notes
+    joined by spaces, as in a Humdrum field)."""
+    records: list[list[list[str]]] = []
+    join = None
     for token in text.split():
-        if token == CHORD_SEPARATOR:
-            join = True
-        elif join and records:
-            records[-1].append(token)
-            join = False
+        if token in (CHORD_SEPARATOR, FIELD_SEPARATOR):
+            join = token
+        elif join == CHORD_SEPARATOR and records:
+            records[-1][-1].append(token)
+            join = None
+        elif join == FIELD_SEPARATOR and records:
+            records[-1].append([token])
+            join = None
         else:
-            records.append([token])
-    return records
+            records.append([[token]])
+    return [[" ".join(notes) for notes in record] for record in records]
 
 
 _HARM = re.compile(r"(\*harm:)([A-G])([#b]?)(:[^/]*)?(/[A-G])?([#b]?)")

@@ -2,10 +2,10 @@
 
 A page's staves are recognized one by one; a score needs them as spines. Within
 a system the staves are aligned by onset (each staff's records carry their own
-durations), so a piano system whose hands move in different rhythms becomes one
-Humdrum record list with null tokens where a staff holds; systems follow each other
-in time. Clef, key and meter that a system repeats from the one before (as
-engraving does) are left out; changes stay.
+durations, voice by voice where its spine splits), so a piano system whose hands
+move in different rhythms becomes one Humdrum record list with null tokens where a
+staff holds; systems follow each other in time. Clef, key and meter that a system
+repeats from the one before (as engraving does) are left out; changes stay.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from fractions import Fraction
 
 from quire.music.encodings import to_kern
-from quire.music.kern import KernError, text_records
+from quire.music.kern import JOIN, KernError, text_records, width_after
 
 # A kern note or rest: signifiers around a duration (or a grace mark) and a pitch.
 _NOTE_CHARS = re.compile(
@@ -24,7 +24,9 @@ _DURATION = re.compile(r"(\d+)(?:%(\d+))?(\.*)")
 _PITCH = re.compile(r"[a-gA-G]|r")
 _GRACE_LAST = re.compile(r"^([^a-gA-G]*?\d[\d%.]*)([a-gA-G]+(?:#+|-+|n)?)(qq?)")
 
-Staff = list[list[str]]  # records, each a list of chord notes (one for a single note)
+# A staff's records, each a list of fields (one per voice; a field is a kern token,
+# a chord's notes joined by spaces).
+Staff = list[list[str]]
 
 
 def check_token(token: str) -> None:
@@ -39,15 +41,26 @@ def check_token(token: str) -> None:
 
 def staff_records(text: str, encoding: str) -> Staff:
     """The kern records of one staff transcription in ``encoding``, every token checked,
+    every record as wide as the voices running, a spine still split at the end joined;
     grace notes written with their ``q`` before the pitch (``16qBB``), as music21 reads
     them."""
     records = text_records(to_kern(text, encoding))
     if not records:
         raise KernError("empty transcription")
-    for record in records:
-        for token in record:
-            check_token(token)
-    return [[_GRACE_LAST.sub(r"\1\3\2", token) for token in record] for record in records]
+    width = 1
+    for number, record in enumerate(records, start=1):
+        if len(record) != width:
+            raise KernError(f"record {number} has {len(record)} fields where {width} voices run")
+        for field in record:
+            for token in field.split(" "):
+                check_token(token)
+        width = width_after(record, number)
+    if width > 1:
+        records.append([JOIN] * width)
+    return [
+        [" ".join(_GRACE_LAST.sub(r"\1\3\2", note) for note in field.split(" ")) for field in r]
+        for r in records
+    ]
 
 
 def duration(record: list[str]) -> Fraction:
@@ -104,76 +117,121 @@ def measure_rest(length: Fraction) -> str:
     return f"{value}r" if value else " ".join(" ".join(r) for r in rests(length))
 
 
+def onsets(staff: Staff) -> list[Fraction]:
+    """When each record of ``staff`` starts, in whole notes from the staff's start, and
+    (last) when the staff ends: a record lasts until the first of its voices' notes
+    that sound at it ends (a grace note's record, no time)."""
+    times, ends, now = [], [Fraction(0)], Fraction(0)
+    for record in staff:
+        times.append(now)
+        first = record[0]
+        if first.startswith("*"):
+            ends = _spread(record, ends, now)
+            continue
+        if first.startswith(("=", "!")):
+            continue
+        lengths = []  # the record lasts as long as the shortest of what sounds at it
+        for voice, field in enumerate(record[: len(ends)]):
+            if field != ".":
+                lengths.append(duration([field]))  # 0 for a grace note
+                ends[voice] = now + lengths[-1]
+            elif ends[voice] > now:
+                lengths.append(ends[voice] - now)
+        now += min(lengths, default=Fraction(0))
+    return [*times, max([now, *ends])]
+
+
+def _spread(record: list[str], ends: list[Fraction], now: Fraction) -> list[Fraction]:
+    """The voices' end times after an interpretation record that may split or join them."""
+    out: list[Fraction] = []
+    k = 0
+    while k < len(record):
+        end = ends[k] if k < len(ends) else now
+        if record[k] == JOIN:
+            run = k
+            while run < len(record) and record[run] == JOIN:
+                run += 1
+            out.append(max(ends[k:run] or [now]))
+            k = run
+        else:
+            out += [end, end] if record[k] == "*^" else [end]
+            k += 1
+    return out
+
+
 def resting(reference: Staff) -> Staff:
     """A staff of rests in the measures (and meters) of ``reference``: what stands in for
     a staff that did not parse, so the score's rhythm stays whole."""
     out: Staff = []
-    length = Fraction(0)
-    for record in reference:
+    start = Fraction(0)
+    times = onsets(reference)
+    for k, record in enumerate(reference):
         if record[0].startswith(("=", "*M")):
-            out += rests(length)
-            out.append(record)
-            length = Fraction(0)
-        else:
-            length += duration(record)
-    return out + rests(length)
+            out += rests(times[k] - start)
+            out.append([record[0]])
+            start = times[k]
+    return out + rests(times[-1] - start)
 
 
-def _kind(record: list[str]) -> str:
+def _kind(record: list[str], length: Fraction) -> str:
     token = record[0]
     if token.startswith("*"):
         return "*"
     if token.startswith("="):
         return "="
-    return "." if duration(record) == 0 else "note"
+    return "." if length == 0 else "note"
 
 
 def align_system(staves: list[Staff]) -> list[list[str]]:
-    """Humdrum records of one system: staves (top to bottom) as spines (bottom first)."""
+    """Humdrum records of one system: staves (top to bottom) as spines (bottom first),
+    each as many fields as it has voices."""
+    times = [onsets(staff) for staff in staves]
+    kinds = [
+        [_kind(r, times[i][k + 1] - times[i][k]) for k, r in enumerate(staff)]
+        for i, staff in enumerate(staves)
+    ]
     heads = [0] * len(staves)
-    times = [Fraction(0)] * len(staves)
+    widths = [1] * len(staves)
     out: list[list[str]] = []
     nulls = {"*": "*", "=": None, ".": ".", "note": "."}
     while any(head < len(staff) for head, staff in zip(heads, staves, strict=True)):
-        now = min(t for t, h, s in zip(times, heads, staves, strict=True) if h < len(s))
-        ready = [
-            i
-            for i, staff in enumerate(staves)
-            if heads[i] < len(staff) and times[i] == now and _kind(staff[heads[i]]) != "note"
-        ]
+        live = [i for i, staff in enumerate(staves) if heads[i] < len(staff)]
+        now = min(times[i][heads[i]] for i in live)
+        at = [i for i in live if times[i][heads[i]] == now]
+        ready = [i for i in at if kinds[i][heads[i]] != "note"]
         if ready:  # zero-duration records first: interpretations, barlines, grace notes
-            kind = _kind(staves[ready[0]][heads[ready[0]]])
-            chosen = [i for i in ready if _kind(staves[i][heads[i]]) == kind]
-            barline = staves[chosen[0]][heads[chosen[0]]][0] if kind == "=" else None
-            record = [nulls[kind] or barline for _ in staves]
-            for i in chosen:
-                record[i] = " ".join(staves[i][heads[i]])
-                heads[i] += 1
+            kind = kinds[ready[0]][heads[ready[0]]]
+            chosen = [i for i in ready if kinds[i][heads[i]] == kind]
+            joins = [i for i in chosen if JOIN in staves[i][heads[i]]]
+            chosen = [i for i in chosen if i not in joins[1:]]  # adjacent *v join as one
         else:
-            record = ["."] * len(staves)
-            for i, staff in enumerate(staves):
-                if heads[i] < len(staff) and times[i] == now:
-                    record[i] = " ".join(staff[heads[i]])
-                    times[i] += duration(staff[heads[i]])
-                    heads[i] += 1
-        out.append(record[::-1])
+            kind, chosen = "note", at
+        barline = staves[chosen[0]][heads[chosen[0]]][0] if kind == "=" else None
+        fields = [[nulls[kind] or barline] * widths[i] for i in range(len(staves))]
+        for i in chosen:
+            record = staves[i][heads[i]]
+            fields[i] = list(record)
+            widths[i] = width_after(record, heads[i] + 1) if kind == "*" else len(record)
+            heads[i] += 1
+        out.append([field for staff in fields[::-1] for field in staff])
     return out
 
 
-def _drop_repeats(records: list[list[str]], state: list[dict[str, str]]) -> list[list[str]]:
-    """Leave out interpretations that only repeat what is in force (``state`` per spine)."""
+_SIGNS = ("*clef", "*k[", "*M", "*met(")
+
+
+def _drop_repeats(staff: Staff, state: dict[str, str]) -> Staff:
+    """Leave out the clef, key and meter that only repeat what is in force (``state``)."""
     kept = []
-    for record in records:
-        if record[0].startswith("*") or any(f.startswith("*") for f in record):
-            fields = []
-            for spine, field in enumerate(record):
-                kind = next((k for k in ("*clef", "*k[", "*M", "*met(") if field.startswith(k)), "")
-                if kind and state[spine].get(kind) == field:
-                    field = "*"
-                elif kind:
-                    state[spine][kind] = field
-                fields.append(field)
-            if all(f == "*" for f in fields):
+    for record in staff:
+        if record[0].startswith("*"):
+            kinds = [next((k for k in _SIGNS if field.startswith(k)), "") for field in record]
+            fields = [
+                "*" if kind and state.get(kind) == field else field
+                for kind, field in zip(kinds, record, strict=True)
+            ]
+            state.update({kind: field for kind, field in zip(kinds, record, strict=True) if kind})
+            if all(field == "*" for field in fields):
                 continue
             record = fields
         kept.append(record)
@@ -195,7 +253,8 @@ def page_kern(systems: list[list[Staff | None]]) -> str:
         reference = next((staff for staff in system if staff), [])
         staves = [staff or resting(reference) for staff in system]
         staves += [resting(reference)] * (spines - len(system))
-        body += _drop_repeats(align_system(staves), state)
+        staves = [_drop_repeats(staff, state[i]) for i, staff in enumerate(staves)]
+        body += align_system(staves)
     lines = ["\t".join(["**kern"] * spines)]
     lines += ["\t".join(record) for record in body]
     lines.append("\t".join(["*-"] * spines))

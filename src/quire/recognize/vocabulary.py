@@ -35,15 +35,16 @@ from dataclasses import dataclass
 
 from quire.music.accidentals import KEY_ACCIDENTAL, to_printed, to_sounding
 from quire.music.encodings import encode, from_treble_places, to_kern, to_treble_places
-from quire.music.kern import CHORD_SEPARATOR, KernError
+from quire.music.kern import CHORD_SEPARATOR, FIELD_SEPARATOR, KernError
 from quire.music.score import check_token
 
 TEXT = "text"
 MUSIC_ENCODINGS = ("kern", "bekern", "semantic", "agnostic")
 JOINER = "·"  # bekern's piece separator
 _OPENERS = ("[", "(", "{", "&")
-_ALONE = ("*", "=", "!")
+_ALONE = ("*", "=", "!", ".")  # interpretations, barlines, comments, a voice's null
 HARM = "*harm:"  # the first piece of a chord symbol
+_SEPARATORS = (CHORD_SEPARATOR, FIELD_SEPARATOR)  # between a chord's notes, voices' fields
 _DURATION = re.compile(r"^\d+\.*$")
 _PRINTED = ("kern", "bekern")  # encodings read with accidentals as printed
 _KEY = re.compile(rf"\*k\[((?:{KEY_ACCIDENTAL.pattern})+)\]")
@@ -130,7 +131,7 @@ def _join_pieces(tokens: list[str], openers_last: bool = False) -> str:
         if token == HARM:  # a chord symbol takes its root, kind and bass
             notes.append([token])
             taking = True
-        elif token.startswith(_ALONE) or token == CHORD_SEPARATOR:
+        elif token.startswith(_ALONE) or token in _SEPARATORS:
             notes.append([token])
             taking = False
         elif taking and notes[-1][0] == HARM:
@@ -150,7 +151,7 @@ def _join_pieces(tokens: list[str], openers_last: bool = False) -> str:
 def _makes_a_token(pieces: list[str]) -> bool:
     """Whether the pieces read for one token make one: a misread note that lacks its
     pitch or duration (``16·n·J``) does not, and is left out of the text."""
-    if pieces == [CHORD_SEPARATOR]:
+    if len(pieces) == 1 and pieces[0] in _SEPARATORS:
         return True
     try:
         check_token("".join(pieces))

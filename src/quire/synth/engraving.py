@@ -9,6 +9,13 @@ barlines drawn, and the marks attached to notes (ties, slurs, phrase brackets,
 fermatas, articulations, ornaments). Signs drawn at a system's end to announce a
 change (courtesy clef, key, meter) are named after the signs they announce.
 
+A staff that draws two layers (voices) in a measure splits its spine there (``*^``,
+after the measure's opening signs) and joins it (``*v`` in each field) where a
+measure draws one again or its system ends, so each staff of a system starts and
+ends with one field. Records are the **kern lines Verovio names its elements by:
+what two layers draw on one line is one record, ``.`` where a voice holds, and a
+voice's invisible rests (space drawn as nothing) are ``ryy``.
+
 Tokens are **kern: a pitch carries the accidental it sounds with (drawn, or from
 the key or the measure), as kern spells pitches; a whole-measure
 rest is a rest of the measure's length and a multi-measure rest of ``n`` measures
@@ -23,7 +30,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from quire.music.kern import key_signature
+from quire.music.kern import JOIN, SPLIT, key_signature
 from quire.music.score import measure_rest
 
 if TYPE_CHECKING:
@@ -31,7 +38,6 @@ if TYPE_CHECKING:
     from lxml import etree
 
 _SVG = "{http://www.w3.org/2000/svg}"
-_FIELD = re.compile(r"staff-L\d+F(\d+)")
 _SOUNDING = {"s": "#", "f": "-", "ss": "##", "x": "##", "ff": "--", "n": "", "nf": "-", "ns": "#"}
 _ARTICULATIONS = {"stacc": "'", "stacciss": "`", "acc": "^", "ten": "~", "marc": "^^"}
 _ORNAMENTS = {"fermata": ";", "trill": "T", "mordent": "M", "turn": "S"}
@@ -50,6 +56,7 @@ _LINE_OF = re.compile(r"-L(\d+)F")
 _HARM_GLYPHS = str.maketrans({"\u266f": "#", "\u266d": "b"})
 _HARM_TEXT = re.compile(r"([A-G][#b]?)([^/]*)(/[A-G][#b]?)?")
 _SIGNS = ("clef", "keySig", "meterSig", "meterSigGrp", "mensur")
+_GROUPS = ("bTrem", "fTrem", "graceGrp")  # layer elements that hold notes
 
 
 @dataclass
@@ -125,6 +132,7 @@ class Transcriber:
 
     def _system(self, system: etree._Element) -> dict[int, list[str]]:
         staves: dict[int, list[str]] = defaultdict(list)
+        widths: dict[int, int] = defaultdict(lambda: 1)  # fields each staff's spine has
         ending = ""
         for element in system.iter(f"{_SVG}g"):
             kind = element.get("class", "").split(" ")[0]
@@ -133,63 +141,80 @@ class Transcriber:
             if kind != "measure":
                 continue
             bars = self.attr(element.get("id", ""))
-            fields = {}
+            harms = self._harms(element)
             for staff in element:
-                found = _FIELD.match(staff.get("id", ""))
-                if staff.get("class") == "staff" and found:
-                    fields[self.attr(staff.get("id", "")).get("n", "")] = int(found[1])
-            harms = self._harms(element, fields)
-            for staff in element:
-                found = _FIELD.match(staff.get("id", ""))
-                if staff.get("class") != "staff" or not found:
+                if staff.get("class") != "staff" or not staff.get("data-n"):
                     continue
-                number = int(found[1])
+                number = int(staff.get("data-n"))
                 tokens = staves[number]
                 if bars.get("left") in ("rptstart", "rptboth"):
-                    _add_barline(tokens, "=!|:")
+                    _add_barline(tokens, "=!|:", widths[number])
                 if ending:
-                    tokens.append(ending)
-                body, courtesy = self._staff(staff, number, harms.get(number, []))
+                    tokens.append(_spread(ending, widths[number]))
+                body, courtesy, widths[number] = self._staff(
+                    staff, number, harms.get(number, []), widths[number]
+                )
                 tokens += body
                 right = bars.get("right", "single")
                 if right in _BARLINES:
-                    _add_barline(tokens, _BARLINES[right])
+                    _add_barline(tokens, _BARLINES[right], widths[number])
                 tokens += courtesy
             ending = ""
+        for number, width in widths.items():
+            if width > 1:  # a system's staff ends as it starts: one field
+                tokens = staves[number]
+                at = len(tokens)
+                while at and tokens[at - 1].startswith("courtesy:"):
+                    at -= 1
+                tokens.insert(at, _spread(JOIN, width))
         return staves
 
-    def _harms(
-        self, measure: etree._Element, fields: dict[str, int]
-    ) -> dict[int, list[tuple[int, str]]]:
-        """The chord symbols of a measure per staff field: (Humdrum line, token)."""
+    def _harms(self, measure: etree._Element) -> dict[int, list[tuple[int, str]]]:
+        """The chord symbols of a measure per staff number: (Humdrum line, token)."""
         harms: dict[int, list[tuple[int, str]]] = defaultdict(list)
         for element in measure:
             line = _LINE_OF.search(element.get("id", ""))
             if element.get("class", "").split(" ")[0] != "harm" or not line:
                 continue
-            staff = fields.get(self.attr(element.get("id", "")).get("staff", ""))
+            staff = self.attr(element.get("id", "")).get("staff", "")
             text = "".join("".join(element.itertext()).split()).translate(_HARM_GLYPHS)
-            if staff is not None and text:
-                harms[staff].append((int(line[1]), harm_token(text)))
+            if staff.isdigit() and text:
+                harms[int(staff)].append((int(line[1]), harm_token(text)))
         return harms
 
     def _staff(
-        self, staff: etree._Element, number: int, harms: list[tuple[int, str]]
-    ) -> tuple[list[str], list[str]]:
-        """The staff's tokens in one measure, and the courtesy signs drawn after its
-        barline at a system's end."""
-        tokens: list[str] = []
+        self, staff: etree._Element, number: int, harms: list[tuple[int, str]], width: int
+    ) -> tuple[list[str], list[str], int]:
+        """The staff's records in one measure, the courtesy signs drawn after its barline
+        at a system's end, and how many fields its spine has after the measure."""
+        signs: list[str] = []
+        layers: list[list[tuple[int, str]]] = []
         courtesy: list[str] = []
         for child in staff:
             kind = child.get("class", "").split(" ")[0]
             if kind == "layer":
-                tokens += self._layer(child, number, harms)
+                drawn = self._layer(child, number, harms if not layers else [])
+                if any(not token.endswith("ryy") and token[0] != "*" for _, token in drawn):
+                    layers.append(drawn)
             elif kind in _SIGNS and _after_layer(child):
                 if kind != "keySig" or _key_accidentals(child):
                     courtesy.append(f"courtesy:{'meterSig' if kind.startswith('meter') else kind}")
             elif kind in _SIGNS:
-                tokens.append(self._sign(kind, child, number))
-        return tokens, courtesy
+                signs.append(self._sign(kind, child, number))
+        voices = max(len(layers), 1)
+        tokens = []
+        if width > 1 and voices != width:
+            tokens.append(_spread(JOIN, width))
+            width = 1
+        tokens += [_spread(sign, width) for sign in signs]
+        while width < voices:  # split the last field until there is one per voice
+            tokens.append("\t".join(["*"] * (width - 1) + [SPLIT]))
+            width += 1
+        if len(layers) == 1:  # one voice: what it draws, no invisible rests
+            tokens += [token for _, token in layers[0] if not token.endswith("ryy")]
+        elif layers:
+            tokens += _records(layers)
+        return tokens, courtesy, width
 
     def _sign(self, kind: str, element: etree._Element, number: int) -> str:
         attrs = self.attr(element.get("id", ""))
@@ -213,17 +238,23 @@ class Transcriber:
             return f"*met({attrs['sign']}{'|' if attrs.get('slash') else ''})"
         return ""
 
-    def _layer(self, layer: etree._Element, number: int, harms: list[tuple[int, str]]) -> list[str]:
+    def _layer(
+        self, layer: etree._Element, number: int, harms: list[tuple[int, str]]
+    ) -> list[tuple[int, str]]:
+        """A layer's tokens with the Humdrum line each was engraved from (an item
+        Verovio names by no line shares the line of the one before it)."""
         events: list[_Event] = []
         self._walk(layer, Fraction(1), events, number)
-        tokens = []
+        tokens: list[tuple[int, str]] = []
         waiting = sorted(harms)
+        line = 0
         for event in events:
-            line = _LINE_OF.search(event.ident)
-            while waiting and line and waiting[0][0] <= int(line[1]):
-                tokens.append(waiting.pop(0)[1])  # a chord symbol over the note it names
+            found = _LINE_OF.search(event.ident)
+            line = int(found[1]) if found else line
+            while waiting and found and waiting[0][0] <= line:
+                tokens.append(waiting.pop(0))  # a chord symbol over the note it names
             if event.sign:
-                tokens += [body for _, body in event.notes]
+                tokens += [(line, body) for _, body in event.notes]
                 continue
             marks = self.marks.get(event.ident, _Marks())
             notes = []
@@ -234,8 +265,8 @@ class Transcriber:
                 extra = marks.ornaments + own.ornaments
                 beam = event.beam if k == 0 else ""
                 notes.append(_ordered(before, body + extra + beam, after))
-            tokens.append(" ".join(notes))
-        return tokens + [token for _, token in waiting]
+            tokens.append((line, " ".join(notes)))
+        return tokens + waiting
 
     def _walk(
         self, parent: etree._Element, ratio: Fraction, out: list[_Event], number: int
@@ -263,6 +294,8 @@ class Transcriber:
                 out.append(self._chord(child, ratio))
             elif kind == "rest":
                 out.append(_Event(ident, [(ident, f"{_recip(self.attr(ident), ratio)}r")]))
+            elif kind == "space":  # an invisible rest: what keeps a voice's time
+                out.append(_Event(ident, [(ident, f"{_recip(self.attr(ident), ratio)}ryy")]))
             elif kind in ("mRest", "multiRest"):
                 rest = self._measure_rest(number)
                 count = int(self.attr(ident).get("num", 1)) if kind == "multiRest" else 1
@@ -270,6 +303,8 @@ class Transcriber:
                 for _ in range(count - 1):
                     out.append(_Event("", [("", "=")], sign=True))
                     out.append(_Event("", [("", rest)], sign=True))
+            elif kind in _GROUPS:  # tremolos, grace groups: what they hold is drawn
+                self._walk(child, ratio, out, number)
 
     def _chord(self, chord: etree._Element, ratio: Fraction) -> _Event:
         """A chord's notes (its duration and articulations are the chord's)."""
@@ -370,13 +405,37 @@ def _ordered(before: str, body: str, after: str) -> str:
     return opens + body + closes
 
 
-def _add_barline(tokens: list[str], barline: str) -> None:
-    """Append a drawn barline, merged with one just before it (a repeat start after a
-    barline is one barline)."""
+def _add_barline(tokens: list[str], barline: str, width: int) -> None:
+    """Append a drawn barline in each of ``width`` fields, merged with one just before
+    it (a repeat start after a barline is one barline)."""
     if tokens and tokens[-1].startswith("=") and barline == "=!|:":
-        tokens[-1] = {"=:|!": "=:|!|:"}.get(tokens[-1], "=!|:")
+        barline = {"=:|!": "=:|!|:"}.get(tokens[-1].split("\t")[0], "=!|:")
+        tokens[-1] = _spread(barline, width)
     else:
-        tokens.append(barline)
+        tokens.append(_spread(barline, width))
+
+
+def _spread(token: str, width: int) -> str:
+    """An interpretation or barline as a record of ``width`` fields (nothing stays
+    nothing)."""
+    return "\t".join([token] * width) if token else ""
+
+
+def _records(layers: list[list[tuple[int, str]]]) -> list[str]:
+    """Records of what several layers draw, a field each: the items engraved from one
+    Humdrum line make one record (interpretations before notes), ``*`` or ``.`` where
+    a layer draws nothing on it."""
+    lines = sorted({line for layer in layers for line, _ in layer})
+    records = []
+    for line in lines:
+        items = [[token for at, token in layer if at == line] for layer in layers]
+        for signs in (True, False):
+            chosen = [[t for t in tokens if t.startswith("*") == signs] for tokens in items]
+            null = "*" if signs else "."
+            for row in range(max(len(tokens) for tokens in chosen)):
+                fields = [tokens[row] if row < len(tokens) else null for tokens in chosen]
+                records.append("\t".join(fields))
+    return records
 
 
 def _resolve_courtesy(systems: list[dict[int, list[str]]]) -> None:

@@ -2,7 +2,10 @@
 
 Melodies move by steps and small leaps inside the clef's range; rhythms fill
 each measure exactly, with dotted values, rests, ties (mostly over the barline),
-accidentals outside the key, beams per beat, and (for piano) chords.
+accidentals outside the key, beams per beat. Piano music has chords in both hands,
+measures of block chords and of broken chords (Alberti and rising figures), clef
+changes, and measures in two voices (a second, lower voice of held notes and
+rests under the first, the spine split with ``*^`` and joined with ``*v``).
 Everything is drawn from one ``random.Random(seed)``: the same seed gives the
 same music.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -86,6 +90,9 @@ class MusicStyle:
     chord_symbol_chance: float = 0.15  # a lead sheet's chord symbols over the staff
     dynamics_chance: float = 0.15  # dynamics under the staff
     fingering_chance: float = 0.1  # fingering digits over notes
+    block_chance: float = 0.2  # piano: a measure of block chords
+    broken_chance: float = 0.15  # piano: a measure of a broken-chord figure
+    voice_chance: float = 0.3  # piano: a measure with a second, lower voice
 
 
 @dataclass
@@ -119,6 +126,13 @@ def _plan(rng: random.Random, style: MusicStyle, clefs: list[str], measures: int
             new = rng.choice([c for c in _RANGES if c != clefs[0]])
             staff_clefs[0][at:] = [new] * (measures - at)
             opening[at][0].append(f"*clef{new}")
+        elif kind == "clef":  # a hand changes clef for some measures, and back
+            staff = rng.randrange(len(clefs))
+            new, back = ("G2" if clefs[staff] == "F4" else "F4"), rng.randint(at + 1, measures)
+            staff_clefs[staff][at:back] = [new] * (back - at)
+            opening[at][staff].append(f"*clef{new}")
+            if back < measures:
+                opening[back][staff].append(f"*clef{clefs[staff]}")
         elif kind in ("key", "clef"):
             new_key = key_signature(rng.randint(*style.fifths))
             keys[at:] = [new_key] * (measures - at)
@@ -247,10 +261,12 @@ def _figures(
 
 def _spine(
     rng: random.Random, plan: _Plan, staff: int, style: MusicStyle, phrases: bool
-) -> list[_Measure]:
-    """Measures of (onset, rank, token) for one staff; grace notes rank before their note."""
-    chords = style.kind == "piano" and rng.random() < style.chord_chance * 2
-    out: list[_Measure] = []
+) -> list[list[_Measure]]:
+    """Measures of one staff, each a list of voices of (onset, rank, token); grace notes
+    rank before their note."""
+    piano = style.kind == "piano"
+    chords = piano and rng.random() < style.chord_chance * 2
+    out: list[list[_Measure]] = []
     tie_from, tie_pitch = None, ""  # a tie carries the pitch, accidental included
     position = None
     measures = len(plan.meters)
@@ -265,11 +281,16 @@ def _spine(
             Fraction(3, 8) if denominator == 8 and numerator % 3 == 0 else Fraction(1, denominator)
         )
         if number in plan.resting and tie_from is None and (rest := dotted_value(length)):
-            out.append([(Fraction(0), 1, f"{rest}r")])
+            out.append([[(Fraction(0), 1, f"{rest}r")]])
             continue
         events: _Measure = []
         onset = Fraction(0)
         tuplets = denominator in (2, 4)
+        floor = high  # the measure's lowest step, over which a second voice may go
+        texture = _texture(rng, style) if piano and tie_from is None else None
+        if texture is not None:
+            events, floor = texture(rng, _Bar(length, beat, low, high, key), style)
+            onset = length
         while onset < length:
             choices = _figures(length, onset, beat, style, tuplets)
             figure, _, _ = rng.choices(choices, [w for _, _, w in choices])[0]
@@ -287,6 +308,7 @@ def _spine(
                         else:
                             position = min(high, max(low, position + leap))
                             step = position
+                        floor = min(floor, step)
                     pitch = tie_pitch if tie_from is not None else _pitch(rng, step, key, style)
                     token = value + pitch
                     if (
@@ -315,11 +337,102 @@ def _spine(
                         events.append((onset, 0, grace + neighbour))
                 events.append((onset, 1, token))
                 onset += length_of_value
-        out.append(_marks(rng, _beam(events, beat), style, key))
+        voices = [_marks(rng, _beam(events, beat), style, key)]
+        if piano and floor - 2 >= low - 3 and rng.random() < style.voice_chance:
+            voices.append(_beam(_lower_voice(rng, length, floor, low, key, style), beat))
+        out.append(voices)
+    firsts = [voices[0] for voices in out]
     if phrases:
-        _phrase(rng, out)
-    _slurs(rng, out, style)
+        _phrase(rng, firsts)
+    _slurs(rng, firsts, style)
     return out
+
+
+@dataclass(frozen=True)
+class _Bar:
+    """What a piano texture fills: a measure's length and beat, the clef's range
+    (diatonic steps) and the key."""
+
+    length: Fraction
+    beat: Fraction
+    low: int
+    high: int
+    key: str
+
+
+_Texture = Callable[[random.Random, _Bar, MusicStyle], tuple[_Measure, int]]
+
+
+def _texture(rng: random.Random, style: MusicStyle) -> _Texture | None:
+    """A piano measure's texture: block chords, a broken-chord figure, or (``None``) a
+    line of notes and dyads."""
+    draw = rng.random()
+    if draw < style.block_chance:
+        return _block
+    if draw < style.block_chance + style.broken_chance:
+        return _broken
+    return None
+
+
+_CHORD_SHAPES = [(0, 2, 4), (0, 2, 4, 7), (0, 4, 7), (0, 7), (0, 2, 5), (0, 3, 5), (0, 2)]
+_BROKEN_FIGURES = [(0, 4, 2, 4), (0, 2, 4, 7), (0, 4, 7, 4), (0, 2, 4, 2)]
+
+
+def _block(rng: random.Random, bar: _Bar, style: MusicStyle) -> tuple[_Measure, int]:
+    """A measure of block chords of two to four notes (and rests); its lowest step."""
+    events: _Measure = []
+    onset, floor = Fraction(0), bar.high
+    while onset < bar.length:
+        fitting = _figures(bar.length, onset, bar.beat, style, False)
+        choices = [c for c in fitting if len(c[0]) == 1 and c[1] % Fraction(1, 8) == 0]
+        (value,), _, _ = rng.choices(choices or fitting, [w for _, _, w in choices or fitting])[0]
+        if rng.random() < style.rest_chance:
+            token = f"{value}r"
+        else:
+            root = rng.randint(bar.low, max(bar.low, bar.high - 7))
+            steps = [root + d for d in rng.choice(_CHORD_SHAPES) if root + d <= bar.high + 2]
+            token = " ".join(value + _pitch(rng, step, bar.key, style) for step in steps)
+            floor = min(floor, root)
+        events.append((onset, 1, token))
+        onset += duration([value])
+    return events, floor
+
+
+def _broken(rng: random.Random, bar: _Bar, style: MusicStyle) -> tuple[_Measure, int]:
+    """A measure of a broken-chord figure in eighths or sixteenths, its chord changing
+    every two beats; its lowest step."""
+    value = rng.choice(["8", "16"])
+    figure = rng.choice(_BROKEN_FIGURES)
+    step_length = duration([value])
+    events: _Measure = []
+    floor, root = bar.high, bar.low
+    for k in range(int(bar.length / step_length)):
+        onset = k * step_length
+        if onset % (2 * bar.beat) == 0:
+            root = rng.randint(bar.low, max(bar.low, bar.high - 7))
+            floor = min(floor, root)
+        pitch = _pitch(rng, root + figure[k % len(figure)], bar.key, style)
+        events.append((onset, 1, value + pitch))
+    return events, floor
+
+
+def _lower_voice(
+    rng: random.Random, length: Fraction, floor: int, low: int, key: str, style: MusicStyle
+) -> _Measure:
+    """A second voice under notes no lower than ``floor``: held notes, and rests in
+    this voice only."""
+    events: _Measure = []
+    onset = Fraction(0)
+    while onset < length:
+        fitting = [v for v in ("1", "2.", "2", "4.", "4", "8") if duration([v]) <= length - onset]
+        value = rng.choice(fitting[:3])
+        if rng.random() < 0.25:
+            token = f"{value}r"
+        else:
+            token = value + _pitch(rng, rng.randint(max(low - 3, floor - 6), floor - 2), key, style)
+        events.append((onset, 1, token))
+        onset += duration([value])
+    return events
 
 
 def _marks(rng: random.Random, events: _Measure, style: MusicStyle, key: str) -> _Measure:
@@ -454,9 +567,9 @@ def _beam(events: _Measure, beat: Fraction) -> _Measure:
     return beamed
 
 
-def _align(spines: list[list[_Measure]], plan: _Plan) -> list[list[str]]:
+def _align(spines: list[list[list[_Measure]]], plan: _Plan) -> list[list[str]]:
     """Merge the staves' events into Humdrum records, with the planned interpretations
-    and barlines (numbered)."""
+    and barlines (numbered); a staff's spine splits for a measure in two voices."""
     rows: list[list[str]] = []
     for number, measures in enumerate(zip(*spines, strict=True)):
         if number > 0:
@@ -465,10 +578,24 @@ def _align(spines: list[list[_Measure]], plan: _Plan) -> list[list[str]]:
         opening = plan.opening[number]
         for depth in range(max(len(tokens) for tokens in opening)):
             rows.append([tokens[depth] if depth < len(tokens) else "*" for tokens in opening])
-        keys = sorted({(onset, rank) for events in measures for onset, rank, _ in events})
+        split = [len(voices) > 1 for voices in measures]
+        if any(split):
+            rows.append(["*^" if two else "*" for two in split])
+        voices = [events for staff in measures for events in staff]
+        keys = sorted({(onset, rank) for events in voices for onset, rank, _ in events})
         for key in keys:
             rows.append(
-                [next((t for o, r, t in events if (o, r) == key), ".") for events in measures]
+                [next((t for o, r, t in events if (o, r) == key), ".") for events in voices]
             )
+        for joined in (k for k, two in enumerate(split) if two):  # adjacent *v join as one
+            rows.append([f for k, two in enumerate(split) for f in _join(two, k - joined)])
     rows.append(["=="] * len(spines))
     return rows
+
+
+def _join(split: bool, order: int) -> list[str]:
+    """A staff's fields in the record that joins the voices of the staff ``order``
+    places to its left (0: this staff's own)."""
+    if not split or order < 0:
+        return ["*"]
+    return ["*v", "*v"] if order == 0 else ["*", "*"]

@@ -9,7 +9,8 @@ Each system becomes a ``TextRegion`` marked ``structure {type:music;}``; each st
 a ``TextLine`` marked ``structure {type:staff;}`` with its polygon, a baseline on
 its bottom line and its transcription. Verovio names Humdrum elements by line and
 field (``measure-L12``, ``staff-L12F2``), which ties every engraved system back to
-the **kern records it shows.
+the **kern records it shows; a staff keeps its MEI number (1 the top staff) whatever
+fields its spine's voices take.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ _TRANSLATE = re.compile(r"translate\(\s*(-?[\d.]+)[ ,]+(-?[\d.]+)\s*\)")
 
 @dataclass
 class Staff:
-    field: int  # Humdrum field (1-based) of the staff's **kern spine
+    number: int  # the staff's MEI number: 1 for the top staff of a system
     x0: float
     x1: float
     lines: list[float]  # y of the five lines, top to bottom
@@ -112,6 +113,7 @@ def _toolkit(config: SynthMusicConfig, rng: random.Random) -> verovio.toolkit:
             "pageMarginRight": rng.randint(50, 150),
             "pageMarginTop": rng.randint(50, 150),
             "pageMarginBottom": rng.randint(50, 150),
+            "svgAdditionalAttribute": ["staff@n"],  # data-n: which staff, whatever its fields
         }
     )
     return toolkit
@@ -143,21 +145,21 @@ def _systems(root: etree._Element) -> list[System]:
             kind, ident = group.get("class", ""), group.get("id", "")
             if kind == "measure" and first_line is None:
                 first_line = int(re.match(r"measure-L(\d+)", ident)[1])
-            if kind != "staff" or not (match := re.match(r"staff-L\d+F(\d+)", ident)):
+            if kind != "staff" or not group.get("data-n"):
                 continue
             lines = [_LINE.match(p.get("d", "")) for p in group.findall(f"{_SVG}path")]
             lines = [m for m in lines if m and m[2] == m[4]]
             if len(lines) != 5:
                 continue
-            field = int(match[1])
+            number = int(group.get("data-n"))
             ys = sorted(float(m[2]) for m in lines)
             x0 = min(float(m[1]) for m in lines)
             x1 = max(float(m[3]) for m in lines)
-            if field in staves:
-                staves[field].x0 = min(staves[field].x0, x0)
-                staves[field].x1 = max(staves[field].x1, x1)
+            if number in staves:
+                staves[number].x0 = min(staves[number].x0, x0)
+                staves[number].x1 = max(staves[number].x1, x1)
             else:
-                staves[field] = Staff(field, x0, x1, ys)
+                staves[number] = Staff(number, x0, x1, ys)
         ordered = sorted(staves.values(), key=lambda s: s.lines[0])
         for harm in (g for g in system.iter(f"{_SVG}g") if g.get("class") == "harm"):
             _cover_text(harm, ordered)
@@ -263,7 +265,7 @@ def _transcriptions(
     the key signature)."""
     return [
         [
-            encode(to_sounding(to_printed(staff_text(tokens.get(staff.field, [])))), encoding)
+            encode(to_sounding(to_printed(staff_text(tokens.get(staff.number, [])))), encoding)
             for staff in system.staves
         ]
         for tokens, system in zip(staves, systems, strict=True)
