@@ -1,21 +1,27 @@
-"""Real music for held-out tests, as published, in two collections of music21's corpus.
+"""Real music for held-out tests, as published, in three collections of music21's corpus.
 
 - ``folk``: tunes of the Essen and O'Neill collections (ABC), whole.
 - ``quartets``: each instrument's part of the first 12 measures of string quartet
   movements by Haydn, Mozart and Beethoven (MusicXML): violins, viola (alto clef),
   cello (bass and tenor clefs), with their slurs, articulations, dynamics, grace
   notes, trills and tuplets.
+- ``piano``: keyboard music whole, on two staves: pieces by J. S. and C. P. E.
+  Bach, Mozart, Chopin, Clara Schumann, Joplin and Schoenberg, and the piano part
+  (its two staves, the other parts left out) of songs and chamber music by
+  Schubert, Handel, Weber and Clara Schumann.
 
 converter21 writes each as Humdrum, which is rendered as written: nothing is
 simplified to what quire's generator makes. Left out, and counted in
-``skipped.json``: pieces quire cannot read as one-staff **kern (spine splits: two
-voices or double stops on a staff, which are piano music's issue, not a melody's)
-and pieces the converters fail on.
+``skipped.json``: melodies quire cannot read as one-staff **kern (spine splits: two
+voices or double stops on a staff, which the piano collection holds), pieces the
+converters fail on, and pieces converter21 writes with tuplets of 128ths and
+shorter where the score has none (a conversion's artefact, not the music).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,6 +31,24 @@ CACHE = Path(__file__).parent / "results" / "cache" / "real-music"
 FOLK = ("essenFolksong", "oneills1850")
 QUARTETS = ("haydn/opus", "mozart/k", "beethoven/opus")
 EXCERPT_MEASURES = 12
+PIANO = (
+    "bach/bwv846.mxl",
+    "chopin/mazurka06-2.krn",
+    "cpebach/h186.mxl",
+    "joplin/maple_leaf_rag.mxl",
+    "mozart/k545/movement1_exposition.mxl",
+    "schoenberg/opus19/movement2.mxl",
+    "schoenberg/opus19/movement6.mxl",
+    "schumann_clara/polonaise_op1n1.mxl",
+    "schumann_clara/polonaise_op1n2.mxl",
+    "schumann_clara/polonaise_op1n3.mxl",
+    "schumann_clara/polonaise_op1n4.mxl",
+    "handel/rinaldo/Lascia_chio_pianga.mxl",
+    "schubert/Lindenbaum.xml",
+    "schumann_clara/opus17/movement3.xml",
+    "weber/concertino_clarinet.mxl",
+)
+_ARTEFACT = re.compile(r"(?<![\d%])\d{3,}%\d+")  # converter21's tuplets of 128ths and shorter
 
 
 def _folk() -> Iterator[tuple[str, object]]:
@@ -58,9 +82,23 @@ def _quartets() -> Iterator[tuple[str, object]]:
             yield f"{name}-part{number + 1}", part.measures(1, EXCERPT_MEASURES)
 
 
+def _piano() -> Iterator[tuple[str, object]]:
+    """(name, music21 score) of each keyboard piece: its two piano staves."""
+    import music21
+    from music21 import corpus
+
+    for source in PIANO:
+        score = corpus.parse(source)
+        parts = [part for part in score.parts if "Piano" in str(part.partName)]
+        if len(score.parts) > 2 and len(parts) == 2:  # a song's or a trio's piano part
+            score = music21.stream.Score(parts)
+        yield source.rsplit(".", 1)[0].replace("/", "-"), score
+
+
 COLLECTIONS: dict[str, tuple[Callable[[], Iterator[tuple[str, object]]], int]] = {
     "folk": (_folk, 40),
     "quartets": (_quartets, 60),
+    "piano": (_piano, len(PIANO)),
 }
 
 
@@ -81,7 +119,10 @@ def write_collection(folder: Path, pieces: Iterator[tuple[str, object]], count: 
         path = folder / f"{name}.krn"
         try:
             music.write("humdrum", fp=path)
-            parse_kern(path.read_text(encoding="utf-8"))
+            kern = path.read_text(encoding="utf-8")
+            parse_kern(kern)
+            if _ARTEFACT.search(kern):
+                raise KernError("converter: tuplets of 128ths and shorter")
         except KernError as exc:
             skipped[str(exc).split(": ", 1)[-1]] += 1
             path.unlink(missing_ok=True)

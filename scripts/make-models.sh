@@ -15,8 +15,10 @@ Work files go to --work (default: OUT/.work).
 Models and their recipes:
   layout-default      configs/layout-default.yaml (music pages, layout training)
   staff-default       configs/staff-default.yaml (music pages, staves, recognizer),
-                      then configs/staff-default-keys.yaml and
-                      configs/staff-default-notation.yaml (fine-tuning)
+                      then configs/staff-default-keys.yaml,
+                      configs/staff-default-notation.yaml and
+                      configs/staff-default-piano.yaml with
+                      configs/staff-default-more.yaml (fine-tuning)
   text-default        configs/text-default.yaml (prose, text pages, recognizer)
 
 Options:
@@ -76,7 +78,14 @@ for model in "${models[@]}"; do
       staff_lines "$data-notation" "$notation"
       quire_run_script train-pipeline.sh "$trained" --train-data "$data-notation/lines" \
         --base-model "$trained/$model-keys" --replace-output-layer \
-        --recognizer-name "$model" --config "$notation"
+        --recognizer-name "$model-notation" --config "$notation"
+      # Fourth step: piano systems (chords, two voices) and more of the notation.
+      piano="$QUIRE_ROOT/configs/$model-piano.yaml"
+      staff_lines "$data-more" "$QUIRE_ROOT/configs/$model-more.yaml"
+      staff_lines "$data-piano" "$piano"
+      quire_run_script train-pipeline.sh "$trained" --train-data "$data-more/lines" \
+        --train-data "$data-piano/lines" --base-model "$trained/$model-notation" \
+        --replace-output-layer --recognizer-name "$model" --config "$piano"
       ;;
     text-default)
       quire_run_stage synth-corpus "$data" synth corpus "$data/corpus.txt" --config "$recipe"

@@ -241,7 +241,7 @@ PIANO_KERN = """**kern\t**kern
 4C\t4D\t4f 4a
 4E\t4F\t8g
 .\t.\t8b-
-8G\t2A\t[4cc
+8G\t4A\t[4cc
 8c\t.\t.
 =1\t=1\t=1
 *v\t*v\t*
@@ -273,9 +273,39 @@ def test_the_transcription_of_two_voices_is_what_was_engraved(tmp_path):
     # two voices where two layers are drawn, a record per line engraved, joined
     # where one voice is drawn again
     assert lower.text == (
-        "*clefF4 *k[b-] *M3/4 *^ 4C <t> 4D 4E <t> 4F 8G <t> 2A 8c <t> . = <t> = *v <t> *v "
+        "*clefF4 *k[b-] *M3/4 *^ 4C <t> 4D 4E <t> 4F 8G <t> 4A 8c <t> . = <t> = *v <t> *v "
         "4C <s> 4G 4r 4E *clefG2 = 4c 4e 4g =="
     )
+
+
+def test_musicxml_and_mei_are_rendered_as_their_kern_and_bad_scores_fail_alone(tmp_path):
+    import music21
+    import verovio
+
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    (scores / "piano.krn").write_text(PIANO_KERN)
+    music = music21.converter.parse(PIANO_KERN, format="humdrum")
+    music.write("musicxml", fp=scores / "piano-xml.musicxml")
+    toolkit = verovio.toolkit()
+    toolkit.loadData(PIANO_KERN)
+    (scores / "piano-mei.mei").write_text(toolkit.getMEI())
+    (scores / "broken.mxl").write_bytes(b"not a zip")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["synth", "music", str(out), "--kern-dir", str(scores), *SMALL]
+    )
+    assert result.exit_code == 1
+    assert f"error: {scores / 'broken.mxl'}: not a score music21 reads" in result.output
+    read = {
+        stem: [
+            sounded([" ".join(fields) for fields in text_records(staff.text)])
+            for staff in staves(PageDocument.read(out / "page" / f"{stem}-001.xml"))
+        ]
+        for stem in ("piano", "piano-xml", "piano-mei")
+    }
+    assert read["piano-xml"] == read["piano-mei"] == read["piano"]
+    assert len(read["piano"][1]) == 14
 
 
 def test_same_seed_gives_the_same_files(tmp_path):

@@ -170,7 +170,8 @@ def synth() -> None:
 @click.option(
     "--kern-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Render every .krn file of this folder instead of generated music.",
+    help="Render every score of this folder (.krn, .musicxml, .mxl, .xml, .mei) "
+    "instead of generated music.",
 )
 @config_options(SynthMusicConfig)
 @stage

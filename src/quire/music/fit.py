@@ -115,7 +115,7 @@ def _fit_count(staff: Staff, reference: Staff, changes: list[str]) -> Staff:
         start = spans[len(wanted)][0]
         kept = [r for r in staff[start:] if r[0].startswith("*")]  # signs and voices stay
         changes.append(
-            f"measures {len(wanted) + 1}-{len(spans)} left out: the system has {len(wanted)}"
+            f"{_measures_named(len(wanted), len(spans))} left out: the system has {len(wanted)}"
         )
         return staff[:start] + kept
     if len(spans) < len(wanted):
@@ -126,9 +126,15 @@ def _fit_count(staff: Staff, reference: Staff, changes: list[str]) -> Staff:
             added += rests(lengths[k])
             if barline[0].startswith("="):
                 added.append([barline[0]])
-        changes.append(f"measures {len(spans) + 1}-{len(wanted)} added as rests")
+        changes.append(f"{_measures_named(len(spans), len(wanted))} added as rests")
         return staff + added
     return staff
+
+
+def _measures_named(after: int, last: int) -> str:
+    """``measure 3`` or ``measures 3-5``: the measures after the first ``after`` up to
+    ``last`` (counted from 1)."""
+    return f"measure {last}" if last == after + 1 else f"measures {after + 1}-{last}"
 
 
 def _fit_length(

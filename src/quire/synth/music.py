@@ -385,9 +385,31 @@ def read_humdrum(path: Path) -> str:
         return data.decode("latin-1")
 
 
+KERN_SUFFIXES = (".krn", ".kern")
+SCORE_SUFFIXES = (*KERN_SUFFIXES, ".musicxml", ".mxl", ".xml", ".mei")
+
+
+def read_score(path: Path) -> str:
+    """The **kern of a score file: Humdrum as it is; MusicXML and MEI as music21 reads
+    them and converter21 writes them as Humdrum."""
+    if path.suffix in KERN_SUFFIXES:
+        return read_humdrum(path)
+    import music21
+    from converter21.humdrum import HumdrumWriter
+
+    try:
+        score = music21.converter.parse(path)
+        written = io.StringIO()
+        HumdrumWriter(score).write(written)
+    except Exception as exc:  # music21 and converter21 raise whatever their parsers meet
+        raise InputError(path, f"not a score music21 reads ({type(exc).__name__}: {exc})") from None
+    return written.getvalue()
+
+
 def synth_kern_file(path: Path, output: Path, config: SynthMusicConfig) -> list[str]:
-    """Render every page of one **kern file; return the stems written."""
-    kern = read_humdrum(path)
+    """Render every page of one score file (**kern, MusicXML, MEI); return the stems
+    written."""
+    kern = read_score(path)
     try:
         seed = config.seed * 1_000_003 + sum(map(ord, path.name))
         rng = random.Random(seed)
@@ -431,9 +453,9 @@ def synth_music(
         )
     output.mkdir(parents=True, exist_ok=True)
     if kern_dir is not None:
-        files = sorted(p for p in kern_dir.iterdir() if p.suffix in (".krn", ".kern"))
+        files = sorted(p for p in kern_dir.iterdir() if p.suffix in SCORE_SUFFIXES)
         if not files:
-            raise InputError(kern_dir, "no .krn files")
+            raise InputError(kern_dir, f"no score files ({', '.join(SCORE_SUFFIXES)})")
         return run_batch(
             files, lambda p: synth_kern_file(p, output, config), description="synth music", name=str
         )
