@@ -101,13 +101,14 @@ def run() -> dict:
     import json
 
     from bench.bench_recognize import MODEL, held_out_staves
-    from bench.melodies import PIANO, cached_collection
+    from bench.melodies import cached_collection
     from quire.recognize.predict import RecognizerModel
 
     collection = cached_collection("piano")
+    pieces = sorted(path.stem for path in collection.glob("*.krn"))
     figures: dict = {
-        "pieces": len(list(collection.glob("*.krn"))),
-        "composers": len({source.split("/")[0] for source in PIANO}),
+        "pieces": len(pieces),
+        "composers": len({piece.split("-")[0] for piece in pieces}),
         "skipped": json.loads((collection / "skipped.json").read_text()),
         "model": "models/staff-default",
     }

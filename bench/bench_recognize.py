@@ -71,7 +71,7 @@ def run() -> dict:
 
     import torch
 
-    from bench.melodies import COLLECTIONS, cached_collection
+    from bench.melodies import MELODIES, cached_collection
     from bench.reading import snippets_per_second
     from bench.timing import bench_device, device_figures
     from quire.lists import read_list
@@ -82,7 +82,7 @@ def run() -> dict:
     shipped = MODEL.exists()
     device = bench_device()
     figures: dict = {"batch_size": BATCH, **device_figures(device)}
-    for name in COLLECTIONS:
+    for name in MELODIES:
         folder = cached_collection(name)
         figures[f"{name}_pieces"] = len(list(folder.glob("*.krn")))
         figures[f"{name}_skipped"] = json.loads((folder / "skipped.json").read_text())
@@ -97,7 +97,7 @@ def run() -> dict:
             (name, condition): held_out_staves(
                 Path(tmp) / f"{name}-{condition}", camera, encoding, name
             )
-            for name in COLLECTIONS
+            for name in MELODIES
             for condition, camera in (("clean", 0.0), ("camera", 1.0))
         }
         entries, _ = read_list(held[("folk", "clean")])

@@ -95,16 +95,21 @@ def _piano() -> Iterator[tuple[str, object]]:
         yield source.rsplit(".", 1)[0].replace("/", "-"), score
 
 
-COLLECTIONS: dict[str, tuple[Callable[[], Iterator[tuple[str, object]]], int]] = {
-    "folk": (_folk, 40),
-    "quartets": (_quartets, 60),
-    "piano": (_piano, len(PIANO)),
+# name: (pieces, how many to write, whether a staff may split into voices)
+COLLECTIONS: dict[str, tuple[Callable[[], Iterator[tuple[str, object]]], int, bool]] = {
+    "folk": (_folk, 40, False),
+    "quartets": (_quartets, 60, False),
+    "piano": (_piano, len(PIANO), True),
 }
+MELODIES = [name for name, (_, _, voices) in COLLECTIONS.items() if not voices]
 
 
-def write_collection(folder: Path, pieces: Iterator[tuple[str, object]], count: int) -> None:
-    """Write up to ``count`` pieces quire can read to ``folder/<name>.krn``, and what was
-    left out, by reason, to ``folder/skipped.json``."""
+def write_collection(
+    folder: Path, pieces: Iterator[tuple[str, object]], count: int, voices: bool
+) -> None:
+    """Write up to ``count`` pieces quire can read to ``folder/<name>.krn`` (with spine
+    splits only where ``voices``), and what was left out, by reason, to
+    ``folder/skipped.json``."""
     import converter21
 
     from quire.music.kern import KernError, parse_kern
@@ -121,6 +126,8 @@ def write_collection(folder: Path, pieces: Iterator[tuple[str, object]], count: 
             music.write("humdrum", fp=path)
             kern = path.read_text(encoding="utf-8")
             parse_kern(kern)
+            if not voices and "*^" in kern:
+                raise KernError("spine splits are not supported")
             if _ARTEFACT.search(kern):
                 raise KernError("converter: tuplets of 128ths and shorter")
         except KernError as exc:
@@ -142,7 +149,7 @@ def cached_collection(name: str) -> Path:
     if not folder.is_dir():
         partial = folder.with_name(f"{name}.partial")
         shutil.rmtree(partial, ignore_errors=True)
-        pieces, count = COLLECTIONS[name]
-        write_collection(partial, pieces(), count)
+        pieces, count, voices = COLLECTIONS[name]
+        write_collection(partial, pieces(), count, voices)
         partial.rename(folder)
     return folder
