@@ -112,3 +112,28 @@ def test_score_aligns_staves_by_onset_and_fills_failed_staves_with_rests():
     second = records[records.index(["==", "=="]) + 1 :]
     assert ["*clefF4", "*clefG2"] not in second  # a system repeats clefs only when engraved
     assert second[:3] == [["2r", "2c"], ["4r", "4d"], ["=", "="]]
+
+
+def test_a_reading_with_records_of_the_wrong_width_is_repaired_and_named():
+    from quire.music.score import staff_records
+
+    reading = "*clefG2 *M2/4 *^ 4c <t> 4e 4d = <t> = <t> = *v 2c ="
+    with pytest.raises(KernError, match="record 5 has 1 fields where 2 voices run"):
+        staff_records(reading, "kern")  # ground truth: refused
+    repairs: list[str] = []
+    assert staff_records(reading, "kern", repairs) == [
+        ["*clefG2"],
+        ["*M2/4"],
+        ["*^"],
+        ["4c", "4e"],
+        ["4d", "."],  # the voice that holds
+        ["=", "="],  # a third field left out
+        ["*v", "*v"],  # the join in both voices
+        ["2c"],
+        ["="],
+    ]
+    assert repairs == [
+        "record 5: 1 fields where 2 voices run",
+        "record 6: 3 fields where 2 voices run",
+        "record 7: 1 fields where 2 voices run",
+    ]

@@ -226,14 +226,16 @@ _NOTE_PARTS = re.compile(r"(\d+)[%\d]*\.*[qQ]?([a-gA-G]+|r)(#+|-+|n)?")
 
 
 def _features(token: str, clef: str, alone: bool) -> list[str]:
-    """The notation classes one kern token (as printed) belongs to."""
+    """The notation classes one kern record (as printed; voices' fields joined by tabs)
+    belongs to."""
     from quire.music.encodings import staff_step
 
+    first = token.split("\t")[0]
     for prefix, name in _SIGNS.items():
-        if token.startswith(prefix):
+        if first.startswith(prefix):
             return [name]
-    if token.startswith("="):
-        return ["barlines" if token in ("=", "==") else "repeat and double barlines"]
+    if first.startswith("="):
+        return ["barlines" if first in ("=", "==") else "repeat and double barlines"]
     if token.startswith(("*", "!")):
         return []
     found = _NOTE_PARTS.search(token)

@@ -74,7 +74,8 @@ def regions_in_order(doc: PageDocument) -> list[Region]:
 
 def music_systems(doc: PageDocument, report: PageExport) -> list[list[list[list[str]]]]:
     """The staves of each system as kern records, made to agree (what was changed on
-    a staff goes into ``report.changed``; a staff that fails into ``report.failed``)."""
+    a staff, records of the wrong width included, goes into ``report.changed``; a
+    staff that fails into ``report.failed``)."""
     from quire.music.fit import fit_system
     from quire.music.kern import KernError
     from quire.music.score import staff_records
@@ -83,17 +84,21 @@ def music_systems(doc: PageDocument, report: PageExport) -> list[list[list[list[
     for region in regions_in_order(doc):
         lines = [line for line in region.text_lines() if line.is_staff]
         staves: list[list[list[str]] | None] = []
+        repairs: list[list[str]] = []
         for line in lines:
             encoding = (line.custom_get("encoding") or {}).get("name", "kern")
+            repairs.append([])
             try:
-                staves.append(staff_records(line.text or "", encoding))
+                staves.append(staff_records(line.text or "", encoding, repairs[-1]))
             except KernError as exc:
                 report.failed.append(f"staff {line.id}: {exc}")
                 staves.append(None)
         if not lines:
             continue
         fitted, changes = fit_system(staves, [line.conf for line in lines])
-        report.changed.update({line.id: c for line, c in zip(lines, changes, strict=True) if c})
+        for line, repaired, changed in zip(lines, repairs, changes, strict=True):
+            if repaired + changed:
+                report.changed[line.id] = repaired + changed
         systems.append(fitted)
     return systems
 

@@ -64,7 +64,7 @@ def merge(work: Path, results_path: Path, model_dir: Path | None = None) -> Batc
                 named = (line.custom_get("encoding") or {}).get("name")
                 staff_encoding = encoding if encoding in ENCODINGS else named or "kern"
                 try:
-                    staff_records(result.text, staff_encoding)
+                    staff_records(result.text, staff_encoding, [])
                 except KernError as exc:
                     problems.append(f"{result.source}: staff {line.id} of {doc.path}: {exc}")
                     continue

@@ -39,27 +39,54 @@ def check_token(token: str) -> None:
         raise KernError(f"{token!r} has no duration")
 
 
-def staff_records(text: str, encoding: str) -> Staff:
+def staff_records(text: str, encoding: str, repairs: list[str] | None = None) -> Staff:
     """The kern records of one staff transcription in ``encoding``, every token checked,
     every record as wide as the voices running, a spine still split at the end joined;
     grace notes written with their ``q`` before the pitch (``16qBB``), as music21 reads
-    them."""
+    them.
+
+    A record of the wrong width is refused, unless ``repairs`` is given (a reading,
+    not ground truth): then it is padded with null tokens or cut to the voices
+    running, a join with no neighbour holds instead, and each repair is named there.
+    """
     records = text_records(to_kern(text, encoding))
     if not records:
         raise KernError("empty transcription")
     width = 1
     for number, record in enumerate(records, start=1):
-        if len(record) != width:
-            raise KernError(f"record {number} has {len(record)} fields where {width} voices run")
         for field in record:
             for token in field.split(" "):
                 check_token(token)
+        if repairs is not None and (fixed := _fit_fields(record, width)) != record:
+            repairs.append(f"record {number}: {len(record)} fields where {width} voices run")
+            records[number - 1] = record = fixed
+        if len(record) != width:
+            raise KernError(f"record {number} has {len(record)} fields where {width} voices run")
         width = width_after(record, number)
     if width > 1:
         records.append([JOIN] * width)
     return [
         [" ".join(_GRACE_LAST.sub(r"\1\3\2", note) for note in field.split(" ")) for field in r]
         for r in records
+    ]
+
+
+def _fit_fields(record: list[str], width: int) -> list[str]:
+    """``record`` with ``width`` fields (null tokens of its kind added, or the last
+    fields left out) and no join without a neighbour."""
+    first = record[0]
+    if first.startswith("="):
+        null = first  # a barline in every voice
+    elif first.startswith("*"):
+        null = JOIN if first == JOIN else "*"
+    else:
+        null = "."
+    fields = record[:width] + [null] * (width - len(record))
+    return [
+        "*"
+        if field == JOIN and JOIN not in fields[max(k - 1, 0) : k] + fields[k + 1 : k + 2]
+        else field
+        for k, field in enumerate(fields)
     ]
 
 

@@ -57,6 +57,7 @@ _HARM_GLYPHS = str.maketrans({"\u266f": "#", "\u266d": "b"})
 _HARM_TEXT = re.compile(r"([A-G][#b]?)([^/]*)(/[A-G][#b]?)?")
 _SIGNS = ("clef", "keySig", "meterSig", "meterSigGrp", "mensur")
 _GROUPS = ("bTrem", "fTrem", "graceGrp")  # layer elements that hold notes
+_REST = re.compile(r"[\d%.]+r")
 
 
 @dataclass
@@ -283,8 +284,8 @@ class Transcriber:
             elif kind == "beam":
                 first = len(out)
                 self._walk(child, ratio, out, number)
-                notes = [e for e in out[first:] if not e.sign]
-                if len(notes) > 1:
+                notes = [e for e in out[first:] if not e.sign and not _REST.match(e.notes[0][1])]
+                if len(notes) > 1:  # kern beams notes: a beam's rests are not its ends
                     notes[0].beam, notes[-1].beam = "L", "J"
             elif kind == "clef":
                 out.append(_Event(ident, [("", self._sign("clef", child, number))], sign=True))
