@@ -438,12 +438,12 @@ def score_distance(predicted: Path | None, truth: Path) -> tuple[int, int, int] 
 
 def _page_score(path: Path) -> str | None:
     """The **kern score export makes of a page's staves; ``None`` without staves."""
-    from quire.export import PageExport, music_systems
     from quire.music.kern import KernError
+    from quire.music.page import page_staves
     from quire.music.score import page_kern
     from quire.pagexml import PageDocument
 
-    systems = music_systems(PageDocument.read(path), PageExport(path.stem))
+    systems, _, _ = page_staves(PageDocument.read(path))
     if not any(staff for system in systems for staff in system):
         return None
     try:

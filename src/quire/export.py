@@ -28,7 +28,7 @@ from quire.batch import BatchResult, run_batch
 from quire.config import ExportConfig
 from quire.errors import InputError
 from quire.io import atomic_save_image, atomic_write_bytes, atomic_write_text, find_image
-from quire.pagexml import PageDocument, Region, TextLine, now
+from quire.pagexml import PageDocument, TextLine, now
 from quire.workdir import page_files
 
 log = logging.getLogger("quire")
@@ -55,52 +55,6 @@ class PageExport:
     lines: int = 0
     failed: list[str] = field(default_factory=list)
     changed: dict[str, list[str]] = field(default_factory=dict)  # by staff id
-
-
-def regions_in_order(doc: PageDocument) -> list[Region]:
-    """Every region holding lines: top-level ones in the page's reading order, then the
-    rest in document order; nested regions follow their parent."""
-    regions = [r for r in doc.regions() if r.text_lines()]
-    rank = {region_id: n for n, region_id in enumerate(doc.reading_order())}
-
-    def top(region: Region) -> str | None:
-        element = region.element
-        while element.getparent() is not None and element.getparent() is not doc.page.element:
-            element = element.getparent()
-        return element.get("id")
-
-    return sorted(regions, key=lambda r: rank.get(top(r), len(rank)))
-
-
-def music_systems(doc: PageDocument, report: PageExport) -> list[list[list[list[str]]]]:
-    """The staves of each system as kern records, made to agree (what was changed on
-    a staff, records of the wrong width included, goes into ``report.changed``; a
-    staff that fails into ``report.failed``)."""
-    from quire.music.fit import fit_system
-    from quire.music.kern import KernError
-    from quire.music.score import staff_records
-
-    systems = []
-    for region in regions_in_order(doc):
-        lines = [line for line in region.text_lines() if line.is_staff]
-        staves: list[list[list[str]] | None] = []
-        repairs: list[list[str]] = []
-        for line in lines:
-            encoding = (line.custom_get("encoding") or {}).get("name", "kern")
-            repairs.append([])
-            try:
-                staves.append(staff_records(line.text or "", encoding, repairs[-1]))
-            except KernError as exc:
-                report.failed.append(f"staff {line.id}: {exc}")
-                staves.append(None)
-        if not lines:
-            continue
-        fitted, changes = fit_system(staves, [line.conf for line in lines])
-        for line, repaired, changed in zip(lines, repairs, changes, strict=True):
-            if repaired + changed:
-                report.changed[line.id] = repaired + changed
-        systems.append(fitted)
-    return systems
 
 
 def numbered_ids(xml: bytes) -> bytes:
@@ -158,7 +112,7 @@ def write_music(kern: str, out: Path, stem: str, formats: list[str]) -> dict[str
 def page_text(doc: PageDocument) -> tuple[str, int]:
     """The text lines of a page in reading order, regions apart; and how many lines."""
     blocks, count = [], 0
-    for region in regions_in_order(doc):
+    for region in doc.regions_in_order():
         lines = [line.text or "" for line in region.text_lines() if not line.is_staff]
         count += len(lines)
         if lines:
@@ -186,7 +140,7 @@ def draw_overlay(
     size = max(10, round(page.height / 150))
     font = ImageFont.load_default(size=size)
     width = max(1, round(page.height / 800))
-    for region in regions_in_order(doc):
+    for region in doc.regions_in_order():
         kind = (
             "music" if (region.custom_get("structure") or {}).get("type") == "music" else "region"
         )
@@ -226,11 +180,12 @@ def _draw_line(
 def export_page(xml: Path, images: Path | None, out: Path, config: ExportConfig) -> PageExport:
     """Export one page in every format of ``config``."""
     from quire.music.kern import KernError
+    from quire.music.page import page_staves
     from quire.music.score import page_kern
 
     doc = PageDocument.read(xml)
     report = PageExport(xml.stem)
-    systems = music_systems(doc, report)
+    systems, report.changed, report.failed = page_staves(doc)
     report.staves = sum(len(system) for system in systems)
     music = [name for name in config.formats if name in MUSIC_SUFFIXES]
     if music and any(staff for system in systems for staff in system):

@@ -92,11 +92,10 @@ def merge(work: Path, results_path: Path, model_dir: Path | None = None) -> Batc
 def mark_changes(doc: PageDocument) -> None:
     """Mark each staff with what making its system agree changes (``score`` in
     ``custom``), and unmark the staves that agree."""
-    from quire.export import PageExport, music_systems
+    from quire.music.page import page_staves
 
-    report = PageExport(doc.stem)
-    music_systems(doc, report)
+    _, changed, _ = page_staves(doc)
     for line in doc.text_lines():
         if line.is_staff:
-            changes = report.changed.get(line.id)
+            changes = changed.get(line.id)
             line.custom_set("score", {"changed": " / ".join(changes)} if changes else None)

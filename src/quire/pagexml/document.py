@@ -665,6 +665,20 @@ class PageDocument:
 
     # reading order --------------------------------------------------------
 
+    def regions_in_order(self) -> list[Region]:
+        """Every region holding lines: top-level ones in the page's reading order, then
+        the rest in document order; nested regions follow their parent."""
+        regions = [r for r in self.regions() if r.text_lines()]
+        rank = {region_id: n for n, region_id in enumerate(self.reading_order())}
+
+        def top(region: Region) -> str | None:
+            element = region.element
+            while element.getparent() is not None and element.getparent() is not self.page.element:
+                element = element.getparent()
+            return element.get("id")
+
+        return sorted(regions, key=lambda r: rank.get(top(r), len(rank)))
+
     def reading_order(self) -> list[str]:
         """Region ids in the order of the page's ``ReadingOrder`` (nested groups flattened)."""
         order = self.page._child("ReadingOrder")
