@@ -137,3 +137,51 @@ def test_a_reading_with_records_of_the_wrong_width_is_repaired_and_named():
         "record 6: 3 fields where 2 voices run",
         "record 7: 1 fields where 2 voices run",
     ]
+
+
+def test_a_short_measure_that_ends_in_a_join_is_filled_in_the_voices_after_it():
+    from quire.music.fit import fit_system
+    from quire.music.kern import parse_kern
+    from quire.music.score import page_kern, staff_records
+
+    repairs: list[str] = []
+    upper = staff_records("*clefG2 *M2/4 *^ 4c <t> 4e", "kern", repairs)  # no join read
+    lower = staff_records("*clefF4 *M2/4 2C", "kern")
+    fitted, changes = fit_system([upper, lower], [0.5, 0.9])
+    assert fitted[0][-2:] == [["*v", "*v"], ["4r"]]  # the rest after the join, one voice
+    assert changes == [["measure 1: 1/4 of rest added to fit 1/2"], []]
+    assert parse_kern(page_kern([fitted])).staff_count == 2
+
+
+def test_any_reading_of_a_piano_system_makes_a_score_of_well_formed_records():
+    import random
+
+    from quire.music.fit import fit_system
+    from quire.music.kern import parse_kern
+    from quire.music.score import page_kern, staff_records
+
+    upper = "*clefG2 *M3/4 *^ 4c <t> 2e 4d <t> . 4e <t> 4g = 2.c <t> 2.g = *v 4c 4d 4e =="
+    lower = "*clefF4 *M3/4 2.C = *^ 4D <t> 2F 4E <t> . 4F <t> 4A = *v 2.G =="
+    tokens = [upper.split(" "), lower.split(" ")]
+    rng = random.Random(7)
+    for _ in range(300):  # readings with tokens lost, doubled or swapped
+        staves = []
+        for staff in tokens:
+            reading = list(staff)
+            for _ in range(rng.randint(1, 4)):
+                k = rng.randrange(len(reading))
+                action = rng.choice(("drop", "double", "swap"))
+                if action == "drop" and len(reading) > 1:
+                    del reading[k]
+                elif action == "double":
+                    reading.insert(k, reading[k])
+                else:
+                    reading[k] = rng.choice(staff)
+            try:
+                staves.append(staff_records(" ".join(reading), "kern", []))
+            except KernError:
+                staves.append(None)  # not music at all: rests stand in
+        if not any(staves):
+            continue
+        fitted, _ = fit_system(staves, [0.7, 0.8])
+        assert parse_kern(page_kern([fitted])).staff_count == 2

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from quire.music.kern import width_after
 from quire.music.score import Staff, onsets, resting, rests
 
 _Measure = tuple[int, int]  # records [start, end) of a measure, its barline last if any
@@ -149,7 +150,9 @@ def _fit_length(
         last = max(j for j, r in enumerate(body) if not r[0].startswith(("*", "=", "!")))
         body = body[:last] + body[last + 1 :]
         cut += 1
-    width = len(staff[barline]) if barline < len(staff) else len(body[-1]) if body else 1
+    width = 1  # the voices running where the rests go
+    for number, record in enumerate([*staff[:start], *body], start=1):
+        width = width_after(record, number)
     filling = [record * width for record in rests(target - length)]
     if cut:
         changes.append(f"measure {k + 1}: {cut} records left out to fit {target}")

@@ -14,7 +14,7 @@ import re
 from fractions import Fraction
 
 from quire.music.encodings import to_kern
-from quire.music.kern import JOIN, KernError, text_records, width_after
+from quire.music.kern import JOIN, KernError, parse_kern, text_records, width_after
 
 # A kern note or rest: signifiers around a duration (or a grace mark) and a pitch.
 _NOTE_CHARS = re.compile(
@@ -285,4 +285,6 @@ def page_kern(systems: list[list[Staff | None]]) -> str:
     lines = ["\t".join(["**kern"] * spines)]
     lines += ["\t".join(record) for record in body]
     lines.append("\t".join(["*-"] * spines))
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    parse_kern(text)  # every record as wide as the spines running, before Verovio reads it
+    return text
