@@ -19,6 +19,7 @@ from PIL import Image
 from quire.cli import cli
 from quire.layers import read_layer
 from quire.pagexml import PageDocument
+from quire.pagexml.document import parse_points
 
 TINY = [
     "--depth",
@@ -277,6 +278,66 @@ def test_extract_keeps_text_lines_whole_at_any_resolution(tmp_path, dpi):
         found = list(PageDocument.read(work / "page" / truth.name).text_lines())
         expected = list(PageDocument.read(truth).text_lines())
         assert len(found) == len(expected), f"{truth.name}: {len(found)} lines, not {len(expected)}"
+
+
+def _words(mask: np.ndarray, gray: np.ndarray, x: int, y: int, gaps: list[int]) -> None:
+    """Letters (10 × 20 px blocks) in words of three, the words ``gaps`` apart."""
+    for gap in [0, *gaps]:
+        x += gap
+        for _ in range(3):
+            mask[y : y + 20, x : x + 10] = True
+            gray[y : y + 20, x : x + 10] = 40
+            x += 13
+
+
+def test_extract_keeps_justified_lines_whole_and_columns_and_borders_apart():
+    from quire.extract import text_lines
+
+    rng = np.random.default_rng(4)
+    mask = np.zeros((700, 1250), bool)
+    gray = np.full(mask.shape, 235, np.uint8)
+    gray[:, 1050:] = 50  # a dark scan border
+    for row in range(12):
+        y = 60 + 40 * row
+        for left in (40, 540):  # two columns, a gutter at least 70 px wide between them
+            gaps = [int(g) for g in rng.integers(12, 30, 5)]  # justified word spaces
+            if row == 5:
+                gaps[2] = 90  # a word the layer missed
+            _words(mask, gray, left, y, gaps)
+        _words(mask, gray, 1080, y, [])  # specks the layer took for text on the border
+    lines = text_lines(mask, 8, 0.5, gray=gray)
+    assert len(lines) == 24  # every printed line whole, the columns apart, no border line
+    for polygon, baseline in lines:
+        xs = [x for x, _ in polygon]
+        assert max(xs) < 1050 and (max(xs) < 470 or min(xs) > 530)
+        assert max(xs) - min(xs) > 200  # six words from first to last
+        assert {y for _, y in baseline} == {baseline[0][1]}
+    kept = text_lines(mask, 8, 0.5)  # without the image, the border's specks stay
+    assert sum(max(x for x, _ in polygon) > 1050 for polygon, _ in kept) == 12
+
+
+def test_the_lines_of_a_real_fraktur_page_are_found_whole_and_inside_its_text(
+    shared_data, tmp_path
+):
+    """The shipped layout model and extract on a 1784 print photographed with its dark
+    surround and the edges of the book's other leaves: printed lines found whole,
+    nothing outside the page's text."""
+    images, truth = tmp_path / "images", tmp_path / "truth"
+    images.mkdir(), truth.mkdir()
+    (images / "INPUT_0017.tif").symlink_to(shared_data / "real-text" / "INPUT_0017.tif")
+    (truth / "INPUT_0017.xml").symlink_to(shared_data / "real-text" / "PAGE_0017_PAGE.xml")
+    work = tmp_path / "work"
+    invoke("layout", "predict", str(images), str(work), "-m", "models/layout-default")
+    invoke("extract", str(images), str(work))
+    report = json.loads(invoke("-q", "evaluate", "pages", str(work / "page"), str(truth)))
+    found = report["text_lines"]
+    assert found["f1"] >= 0.9 and found["precision"] >= 0.95, found
+    text = PageDocument.read(truth / "INPUT_0017.xml").root.xpath("//*[local-name()='Border']")
+    corners = np.array(parse_points(text[0][0].get("points")))  # the page's text, drawn
+    (x0, y0), (x1, y1) = corners.min(0) - 20, corners.max(0) + 20  # polygons hold some paper
+    for line in PageDocument.read(work / "page" / "INPUT_0017.xml").text_lines():
+        xs, ys = zip(*line.coords, strict=True)
+        assert x0 <= min(xs) and max(xs) <= x1 and y0 <= min(ys) and max(ys) <= y1, line.id
 
 
 def test_extract_follows_skewed_and_broken_staves(tmp_path):

@@ -412,3 +412,22 @@ def test_text_readings_leave_out_the_spaces_at_their_ends():
     assert _inner(text, text.encode("  ")[0]) == slice(0, 0)
     kern = Vocabulary.from_texts(["4c 4d"], "kern", "NFC")
     assert _inner(kern, kern.encode("4c 4d")[0]) == slice(0, 2)
+
+
+def test_normalise_writes_modern_letters_and_keeps_a_span_per_letter():
+    from quire.recognize.predict import Reading, modern_letters
+
+    text = "Aufklaͤrung iſt ﬁn"
+    spans = [(k / len(text), (k + 1) / len(text)) for k in range(len(text))]
+    confidences = [0.9] * len(text)
+    confidences[6] = 0.5  # the small e
+    modern = modern_letters(Reading(text, 0.8, confidences, spans))
+    assert modern.text == "Aufklärung ist fin"
+    assert len(modern.symbol_spans) == len(modern.symbol_confidences) == len(modern.text)
+    assert modern.symbol_confidences[5] == 0.5  # ä: the lower of a and its e
+    assert modern.symbol_spans[5] == (spans[5][0], spans[6][1])
+    assert (
+        modern.symbol_spans[-3][1]
+        == modern.symbol_spans[-2][0]
+        == spans[-2][0] + 0.5 * (spans[-2][1] - spans[-2][0])
+    )  # the ligature's span shared by its letters

@@ -658,6 +658,53 @@ def test_evaluate_pages_pairs_lines_by_overlap(music, tmp_path):
     assert report["text"]["lines"] == 0
 
 
+def test_baselines_match_within_the_tolerance_over_half_the_true_width():
+    from quire.evaluate import baseline_matches
+
+    true = [[(100, 200), (900, 200)], [(100, 260), (900, 260)]]
+    assert baseline_matches([[(100, 208), (900, 212)]], true) == 1  # within 10 px, left to right
+    assert baseline_matches([[(100, 215), (900, 215)]], true) == 0  # 15 px off
+    assert baseline_matches([[(100, 215), (900, 215)]], true, tolerance=20) == 1
+    halves = [[(100, 200), (480, 200)], [(520, 200), (900, 200)]]
+    assert baseline_matches(halves, true) == 0  # a line split in two: neither half is enough
+    assert baseline_matches([[(100, 201), (600, 201)], [(100, 199), (900, 199)]], true) == 1
+    slanted = [[(100, 230), (900, 290)]]  # crosses a line: near it for a third
+    assert baseline_matches(slanted, true) == 0
+
+
+def test_evaluate_pages_finds_text_lines_by_baseline_and_scores_the_page_text(tmp_path):
+    """A page read with one line split in two and one line missed: baseline F1 and the
+    CER of the page's text in reading order."""
+    import json
+
+    truth, predicted = tmp_path / "truth", tmp_path / "predicted"
+    truth.mkdir(), predicted.mkdir()
+    lines = ["Was iſt Aufklaͤrung?", "Ausgang des Menſchen", "aus ſeiner Unmuͤndigkeit"]
+    doc = PageDocument.new("page.png", 1000, 600)
+    region = doc.page.add_region("TextRegion", "r", [(0, 0), (999, 0), (999, 599), (0, 599)])
+    for k, text in enumerate(lines):
+        y = 100 + 100 * k
+        box = [(100, y - 40), (900, y - 40), (900, y + 10), (100, y + 10)]
+        region.add_text_line(f"l{k}", box, [(100, y), (900, y)]).set_text(text)
+    doc.write(truth / "page.xml")
+    doc = PageDocument.new("page.png", 1000, 600)
+    region = doc.page.add_region("TextRegion", "r", [(0, 0), (999, 0), (999, 599), (0, 599)])
+    read = [("Was iſt", 100, 480, 104), ("Aufklärung?", 520, 900, 104), (lines[1], 100, 900, 197)]
+    for k, (text, x0, x1, y) in enumerate(read):
+        box = [(x0, y - 40), (x1, y - 40), (x1, y + 10), (x0, y + 10)]
+        region.add_text_line(f"p{k}", box, [(x0, y), (x1, y)]).set_text(text)
+    doc.write(predicted / "page.xml")
+    found = json.loads(run("-q", "evaluate", "pages", predicted, truth))["text_lines"]
+    assert (found["true_lines"], found["predicted_lines"], found["matched_lines"]) == (3, 3, 1)
+    assert found["precision"] == found["recall"] == pytest.approx(1 / 3)
+    # the page text: a line break for a space, aͤ read as ä (two code points as one),
+    # the last line missing
+    reference = "\n".join(lines)
+    errors = 1 + 2 + len("\naus ſeiner Unmuͤndigkeit")
+    assert found["page_cer"] == pytest.approx(errors / len(reference))
+    assert found["per_page"]["page"]["page_cer"] == found["page_cer"]
+
+
 def test_synth_corpus_is_reproducible_prose_and_names_a_bad_language(tmp_path):
     for name in ("a.txt", "b.txt"):
         run("synth", "corpus", tmp_path / name, "--words", "300", "--languages", "fr")

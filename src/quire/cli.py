@@ -545,12 +545,21 @@ def evaluate_staves(predicted: Path, truth: Path, output: Path | None, iou: floa
 @evaluate.command("pages")
 @_comparison
 @click.option("--iou", default=0.5, show_default=True, help="Overlap that pairs two lines.")
+@click.option(
+    "--tolerance",
+    default=10.0,
+    show_default=True,
+    help="Pixels a text line's baseline may lie from the true one and still match.",
+)
 @stage
-def evaluate_pages(predicted: Path, truth: Path, output: Path | None, iou: float) -> None:
-    """Staff SER and text CER of pipeline output PREDICTED/*.xml against TRUTH/*.xml."""
+def evaluate_pages(
+    predicted: Path, truth: Path, output: Path | None, iou: float, tolerance: float
+) -> None:
+    """Staff SER, text CER, text lines found (baseline F1) and page CER of pipeline
+    output PREDICTED/*.xml against TRUTH/*.xml."""
     from quire.evaluate import page_scores
 
-    _report(page_scores(predicted, truth, iou), output, "Page transcription errors")
+    _report(page_scores(predicted, truth, iou, tolerance), output, "Page transcription errors")
 
 
 @evaluate.command("text")

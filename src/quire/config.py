@@ -74,6 +74,9 @@ class DegradeConfig(StageConfig):
     max_rotation: float = Field(3.0, ge=0, le=45, description="Camera: largest rotation (deg).")
     warp: float = Field(0.5, ge=0, le=1, description="Camera: chance of a paper warp.")
     uneven_light: float = Field(0.7, ge=0, le=1, description="Camera: chance of uneven light.")
+    ink_wear: float = Field(
+        0.0, ge=0, le=1, description="Scan: chance of worn or spread ink, as in old prints."
+    )
 
 
 class SynthConfig(DegradeConfig):
@@ -149,7 +152,7 @@ class SynthTextConfig(SynthConfig):
     underline_chance: float = Field(0.05, ge=0, le=1, description="Chance a line is underlined.")
     fonts: list[Path] = Field(
         [Path("/usr/share/fonts")],
-        description="Font files or folders searched for .ttf / .otf fonts.",
+        description="Font files or folders searched for .ttf / .otf / .woff fonts.",
     )
     skip_fonts: list[str] = Field(
         [],
@@ -174,6 +177,11 @@ class SynthCorpusConfig(StageConfig):
     comma_chance: float = Field(0.08, ge=0, le=1, description="Chance of a comma after a word.")
     quote_chance: float = Field(
         0.02, ge=0, le=1, description="Chance a word is quoted or in parentheses."
+    )
+    spelling: Literal["modern", "historical"] = Field(
+        "modern",
+        description="historical: long s before letters and a small e over umlauts (ſ, aͤ), "
+        "as older prints set them.",
     )
     seed: int = Field(0, description="Seed: the same seed and settings give the same text.")
 
@@ -240,7 +248,19 @@ class ExtractConfig(StageConfig):
     word_gap: float = Field(
         2.5,
         gt=0,
-        description="Widest gap inside a text line, in letter heights (median component height).",
+        description="Gaps closed inside a piece of a line (letters, narrow word spaces), in "
+        "letter heights (median component height).",
+    )
+    line_gap: float = Field(
+        10.0,
+        gt=0,
+        description="Widest gap a text line is followed across (justified spacing, missed "
+        "words), in letter heights; never across a gutter between columns.",
+    )
+    paper_only: bool = Field(
+        True,
+        description="Keep only text that is dark ink on bright paper (not scan borders, "
+        "shadows or the edges of the book's other leaves).",
     )
 
 
@@ -386,6 +406,10 @@ class RecognizePredictConfig(StageConfig):
     beam_width: int = Field(10, ge=1, description="Beam decoding: prefixes kept.")
     token_confidences: bool = Field(
         False, description="Also write one confidence per symbol (OUTPUT with .tokens.tsv)."
+    )
+    normalise: bool = Field(
+        False,
+        description="Write text in modern letters: ſ as s, aͤ as ä, ligatures as their letters.",
     )
     max_width: int = Field(8000, ge=16, description="Refuse lines wider than this when scaled.")
     device: str = _device_field()

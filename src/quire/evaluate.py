@@ -14,7 +14,14 @@ line without a partner counts as read as nothing, a predicted line without one
 as read from nothing. The rates below are then taken per page and over all.
 Staves in another encoding than the truth's are converted to it where the
 encodings convert (kern, bekern, semantic; agnostic names positions, not pitches).
-The page's music is also scored as a whole: the score export makes of each page
+Text lines are also scored as found, by their baselines (the rule of line-finding
+comparisons such as Tesseract's and kraken's against PAGE ground truth): a
+predicted baseline matches a true one when it lies within a tolerance (10 px) of
+it over at least half the true line's width, one to one, the best covered first;
+precision, recall and F1 over the lines, pooled. Page CER compares the whole
+page's text, lines in reading order joined by line breaks, with the truth's: it
+counts lines missed, split, merged or read out of order, as a user of the page
+text sees them. The page's music is also scored as a whole: the score export makes of each page
 (:mod:`quire.music.fit`, :mod:`quire.music.score`), read and truth, compared by
 musicdiff's OMR edit distance; OMR-NED is that distance over the symbols of both
 scores (pooled: summed over pages), as homr and the SMT++ papers report it.
@@ -37,6 +44,7 @@ import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from unicodedata import normalize
 
 import numpy as np
 
@@ -46,6 +54,8 @@ from quire.layers import read_layer
 
 if TYPE_CHECKING:
     import music21
+
+    from quire.pagexml.document import Point
 
 log = logging.getLogger("quire")
 
@@ -331,7 +341,94 @@ def _pair_lines(
     return pairs + [(predicted[i][1], "") for i in free]
 
 
-def page_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[str, Any]:
+def _baseline_cover(predicted: list[Point], true: list[Point], tolerance: float) -> float:
+    """The share of the true baseline's width that ``predicted`` runs within
+    ``tolerance`` pixels of (measured upright, one sample per pixel)."""
+    (px, py), (tx, ty) = (np.array(line, float).T for line in (predicted, true))
+    p_order, t_order = np.argsort(px), np.argsort(tx)
+    xs = np.arange(tx.min(), tx.max() + 1)
+    inside = (xs >= px.min()) & (xs <= px.max())
+    gap = np.abs(np.interp(xs, px[p_order], py[p_order]) - np.interp(xs, tx[t_order], ty[t_order]))
+    return float((inside & (gap <= tolerance)).mean())
+
+
+def baseline_matches(
+    predicted: list[list[Point]], true: list[list[Point]], tolerance: float = 10.0
+) -> int:
+    """How many true baselines a predicted one matches (the rule above), one to one."""
+    candidates = sorted(
+        (
+            (cover, i, j)
+            for j, t in enumerate(true)
+            for i, p in enumerate(predicted)
+            if (cover := _baseline_cover(p, t, tolerance)) >= 0.5
+        ),
+        reverse=True,
+    )
+    used_p, used_t = set(), set()
+    for _, i, j in candidates:
+        if i not in used_p and j not in used_t:
+            used_p.add(i)
+            used_t.add(j)
+    return len(used_t)
+
+
+def _page_text(path: Path) -> tuple[str, list[list[Point]]]:
+    """A page's text lines in reading order, joined by line breaks, and their baselines."""
+    from quire.pagexml import PageDocument
+
+    lines = [
+        line
+        for region in PageDocument.read(path).regions_in_order()
+        for line in region.text_lines()
+        if not line.is_staff
+    ]
+    return "\n".join(line.text or "" for line in lines), [
+        line.baseline for line in lines if len(line.baseline) >= 2
+    ]
+
+
+def text_line_scores(
+    predicted: dict[str, Path], truth: dict[str, Path], tolerance: float
+) -> dict[str, Any]:
+    """Baseline precision / recall / F1 of the text lines and page CER (the rules above),
+    pooled and per page, on the pages whose truth has text lines."""
+    from rapidfuzz.distance import Levenshtein
+
+    counts = np.zeros(3, int)  # matched, predicted, true
+    distance = length = 0
+    per_page: dict[str, dict[str, float]] = {}
+    for stem in sorted(truth):
+        true_text, true_lines = _page_text(truth[stem])
+        if not true_lines:
+            continue
+        read, found = _page_text(predicted[stem]) if stem in predicted else ("", [])
+        page = np.array(
+            [baseline_matches(found, true_lines, tolerance), len(found), len(true_lines)]
+        )
+        counts += page
+        errors = Levenshtein.distance(normalize("NFC", read), normalize("NFC", true_text))
+        distance, length = distance + errors, length + len(normalize("NFC", true_text))
+        f1 = precision_recall_f1(*page.tolist())[2]
+        per_page[stem] = {"line_f1": f1, "page_cer": errors / max(1, len(true_text))}
+    precision, recall, f1 = precision_recall_f1(*counts.tolist())
+    return {
+        "pages": len(per_page),
+        "true_lines": int(counts[2]),
+        "predicted_lines": int(counts[1]),
+        "matched_lines": int(counts[0]),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "tolerance_px": tolerance,
+        "page_cer": distance / length if length else None,
+        "per_page": per_page,
+    }
+
+
+def page_scores(
+    predicted: Path, truth: Path, threshold: float = 0.5, tolerance: float = 10.0
+) -> dict[str, Any]:
     """Staff SER and text-line CER of ``predicted/*.xml`` against ``truth/*.xml``, by page.
 
     Staves are compared in the encoding of the true staves, which the predictions
@@ -367,6 +464,7 @@ def page_scores(predicted: Path, truth: Path, threshold: float = 0.5) -> dict[st
                 pooled[kind] += pairs
             per_page[stem][kind] = error_rates(pairs, symbols)["ser"] if read else None
     report: dict[str, Any] = {"pages": len(lines), "iou_threshold": threshold}
+    report["text_lines"] = text_line_scores(pred, true, tolerance)
     for kind, symbols in (("staves", encoding), ("text", "text")):
         worst = max(
             (page[kind] for page in per_page.values() if page[kind] is not None), default=None

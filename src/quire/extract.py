@@ -11,14 +11,17 @@ below the lines, never more than half way to the neighbouring staff.
 Systems. Two staves one above the other belong to one system when the symbols
 layer bridges the gap between them (barlines, braces) in a few columns.
 
-Text. Text-layer pixels are smeared horizontally over gaps narrower than a few
-letter heights (word spaces, not column gutters) and split into connected
-components; each is a line whose baseline is the lowest row that still holds a
-good share of the line's ink.
+Text. Text-layer pixels are smeared over letter gaps into pieces, which are chained
+into lines across word spaces, however wide justification makes them, but never
+across a gutter between columns (:func:`text_lines`); with the page image, pieces
+that are not dark ink on bright paper (scan borders, shadows, the edges of the
+book's other leaves) are left out. Lines stacked closely, of one size, form a
+block: a text region (:func:`text_blocks`).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,22 +197,27 @@ def staff_shapes(staves: list[Staff], step: float) -> list[tuple[list, list]]:
     return shapes
 
 
-def text_lines(text: np.ndarray, min_height: int, word_gap: float) -> list[tuple[list, list]]:
-    """Polygon (box) and baseline of each text line in a text mask.
+@dataclass
+class _Piece:
+    """A run of text ink (a word or a few): box, and its core band (x-height rows)."""
 
-    The smear bridges gaps up to ``word_gap`` times the median height of the mask's
-    connected components (about the letter height), so a line is not split at its
-    word spaces whatever the resolution, and never less than twice ``min_height``.
-    Marks under half a letter high (i dots, accents, underlines) join the nearest
-    line they overlap in x, when it is less than half a letter away.
-    """
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    core: tuple[int, int]  # the rows holding a good share of its ink; the last is its base
+
+
+def _pieces(text: np.ndarray, min_height: int, word_gap: float) -> tuple[list[_Piece], float]:
+    """Text ink smeared over letter gaps into pieces (i dots and accents joined to the
+    piece they sit on), and the letter height (the median height of the components
+    bigger than specks of noise)."""
     import cv2
 
-    if not text.any():
-        return []
     mask = text.view(np.uint8)
     _, _, parts, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    letter = float(np.median(parts[1:, cv2.CC_STAT_HEIGHT]))
+    letters = parts[1:][parts[1:, cv2.CC_STAT_AREA] >= min_height**2 / 4]
+    letter = float(np.median((letters if len(letters) else parts[1:])[:, cv2.CC_STAT_HEIGHT]))
     width = max(3, 2 * min_height, round(word_gap * letter))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         cv2.dilate(mask, np.ones((1, width), np.uint8)), connectivity=8
@@ -231,21 +239,158 @@ def text_lines(text: np.ndarray, min_height: int, word_gap: float) -> list[tuple
             line[2] = max(line[0] + line[2], x + w) - line[0]
             line[3] = bottom - line[1]
             del boxes[i]
-    lines = []
+    pieces = []
     for i, (x, y, w, h) in boxes.items():
-        if h < min_height or w < 2 * min_height:
-            continue
         ink = text[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == i)
         profile = ink.sum(axis=1)
         rows = np.flatnonzero(profile >= 0.35 * profile.max())
-        base = y + int(rows[-1]) if len(rows) else y + h - 1
-        lines.append(
-            (
-                [(x, y), (x + w - 1, y), (x + w - 1, y + h - 1), (x, y + h - 1)],
-                [(x, base), (x + w - 1, base)],
-            )
-        )
-    return sorted(lines, key=lambda line: (line[1][0][1], line[1][0][0]))
+        core = (y + int(rows[0]), y + int(rows[-1])) if len(rows) else (y, y + h - 1)
+        pieces.append(_Piece(x, y, x + w - 1, y + h - 1, core))
+    return pieces, letter
+
+
+def _on_paper(piece: _Piece, gray: np.ndarray, paper: float) -> bool:
+    """Whether a piece is ink on paper: bright around it, dark within (not a scan
+    border, a shadow or the edges of the book's other leaves)."""
+    crop = gray[piece.y0 : piece.y1 + 1, piece.x0 : piece.x1 + 1]
+    light, dark = np.percentile(crop, [90, 10])
+    return bool(light >= 0.7 * paper and light - dark >= 0.25 * paper)
+
+
+def _gutter(text: np.ndarray, left: _Piece, right: _Piece, reach: int, width: int) -> bool:
+    """Whether the gap between two pieces holds an empty corridor ``width`` columns wide
+    that runs on ``reach`` rows above and below them, with text on both sides of it
+    there (within ``reach`` columns): a gutter between columns, not a word space."""
+    top, bottom = min(left.y0, right.y0), max(left.y1, right.y1)
+    y0, y1 = max(0, top - reach), min(text.shape[0], bottom + reach + 1)
+    empty = ~text[y0:y1, left.x1 + 1 : right.x0].any(axis=0)
+    edges = np.flatnonzero(np.diff(np.r_[0, empty.view(np.int8), 0]))
+    starts, ends = edges[::2], edges[1::2]
+    if not len(starts) or (ends - starts).max() < width:
+        return False
+    middle = left.x1 + 1 + (starts + ends)[np.argmax(ends - starts)] // 2
+    for band in (text[y0:top], text[bottom + 1 : y1]):
+        if (
+            band[:, max(0, middle - reach) : middle].any()
+            and band[:, middle : middle + reach].any()
+        ):
+            return True
+    return False
+
+
+def text_lines(
+    text: np.ndarray,
+    min_height: int,
+    word_gap: float,
+    line_gap: float = 10.0,
+    gray: np.ndarray | None = None,
+) -> list[tuple[list, list]]:
+    """Polygon and baseline of each text line in a text mask.
+
+    Ink is smeared over gaps up to ``word_gap`` letter heights (the median height of
+    the mask's connected components) into pieces; marks under half a letter high (i
+    dots, accents) join the piece they sit on. Pieces whose core bands (the rows of
+    most ink) overlap by half are chained left to right across gaps of up to
+    ``line_gap`` letter heights (justified spacing, words the layer missed), each to
+    its nearest neighbour, never across a gutter: an empty corridor a letter wide that
+    runs on through the lines above or below with text on both sides. With ``gray`` (the
+    page image), pieces that are not dark ink on bright paper are left out. A line's
+    polygon follows its pieces, its baseline their bases.
+    """
+    if not text.any():
+        return []
+    pieces, letter = _pieces(text, min_height, word_gap)
+    if gray is not None:
+        paper = float(np.percentile(gray, 90))
+        pieces = [p for p in pieces if _on_paper(p, gray, paper)]
+    pieces.sort(key=lambda p: p.x0)
+    reach, corridor = round(6 * letter), max(2, round(letter))
+
+    def overlap(a: _Piece, b: _Piece) -> bool:
+        shared = min(a.core[1], b.core[1]) - max(a.core[0], b.core[0])
+        return shared >= 0.5 * min(a.core[1] - a.core[0], b.core[1] - b.core[0])
+
+    starts = [p.x0 for p in pieces]
+
+    def nearest(k: int, step: int) -> int | None:
+        """The nearest piece on the right (``step`` 1) or left (-1) in line with ``k``."""
+        a = pieces[k]
+        if step > 0:
+            near = range(bisect_right(starts, a.x1 - letter), len(pieces))
+            gap = {j: pieces[j].x0 - a.x1 for j in near}
+        else:
+            gap = {j: a.x0 - pieces[j].x1 for j in range(bisect_right(starts, a.x0))}
+        found = [j for j, g in gap.items() if j != k and -letter < g <= line_gap * letter]
+        found = [j for j in found if overlap(a, pieces[j])]
+        return min(found, key=lambda j: (gap[j], abs(pieces[j].core[1] - a.core[1])), default=None)
+
+    lines: list[list[int]] = []
+    line_of: dict[int, int] = {}
+    for k in range(len(pieces)):
+        right = nearest(k, 1)
+        if k not in line_of:
+            line_of[k] = len(lines)
+            lines.append([k])
+        if (
+            right is not None
+            and right not in line_of
+            and nearest(right, -1) == k
+            and not _gutter(text, pieces[k], pieces[right], reach, corridor)
+        ):
+            line_of[right] = line_of[k]
+            lines[line_of[k]].append(right)
+    out = []
+    for members in lines:
+        chain = [pieces[k] for k in members]
+        x0, x1 = chain[0].x0, max(p.x1 for p in chain)
+        y0, y1 = min(p.y0 for p in chain), max(p.y1 for p in chain)
+        if y1 - y0 + 1 < min_height or x1 - x0 + 1 < 2 * min_height:
+            continue
+        upper = [q for p in chain for q in ((p.x0, p.y0), (p.x1, p.y0))]
+        lower = [q for p in reversed(chain) for q in ((p.x1, p.y1), (p.x0, p.y1))]
+        base = [q for p in chain for q in ((p.x0, p.core[1]), (p.x1, p.core[1]))]
+        out.append((upper + lower, base))
+    return sorted(out, key=lambda line: (line[1][0][1], line[1][0][0]))
+
+
+def _stacked(upper: np.ndarray, lower: np.ndarray) -> bool:
+    """Whether two line boxes (x0, y0, x1, y1) are lines of one block: ``lower`` less
+    than half its height below ``upper``, spanning half of it (or it half of
+    ``lower``), of a similar height."""
+    height = max(lower[3] - lower[1], 1)
+    shared = min(upper[2], lower[2]) - max(upper[0], lower[0])
+    narrow = min(upper[2] - upper[0], lower[2] - lower[0])
+    similar = 2 / 3 < (upper[3] - upper[1]) / height < 3 / 2
+    return shared >= 0.5 * narrow and -height / 2 < lower[1] - upper[3] < height / 2 and similar
+
+
+def text_blocks(lines: list[tuple[list, list]]) -> list[list[int]]:
+    """Text lines (top to bottom) grouped into blocks, as paragraphs and columns are: a
+    line joins the block of the nearest line above it that it is stacked under."""
+    boxes = [np.r_[np.min(polygon, 0), np.max(polygon, 0)] for polygon, _ in lines]
+    blocks: list[list[int]] = []
+    block_of: list[int] = []
+    for k, lower in enumerate(boxes):
+        above = [j for j in range(k) if _stacked(boxes[j], lower)]
+        if above:
+            block_of.append(block_of[max(above, key=lambda j: boxes[j][3])])
+            blocks[block_of[k]].append(k)
+        else:
+            block_of.append(len(blocks))
+            blocks.append([k])
+    return blocks
+
+
+def _gray(image: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The page image in grayscale at the layers' size, or None where it cannot be read."""
+    import cv2
+
+    gray = cv2.imread(str(image), cv2.IMREAD_GRAYSCALE)
+    if gray is None:
+        return None
+    if gray.shape != shape:
+        gray = cv2.resize(gray, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return gray
 
 
 def extract_page(layers_dir: Path, image: Path, pages: Path, config: ExtractConfig) -> None:
@@ -295,15 +440,21 @@ def extract_page(layers_dir: Path, image: Path, pages: Path, config: ExtractConf
                 )
             order.append((y0, region.id))
     text = masks[config.text_layer]
+    gray = _gray(image, text.shape) if text is not None and config.paper_only else None
     if text is not None:
-        for n, (polygon, baseline) in enumerate(
-            text_lines(text, config.min_text_height, config.word_gap), 1
-        ):
+        lines = text_lines(text, config.min_text_height, config.word_gap, config.line_gap, gray)
+        for n, block in enumerate(text_blocks(lines), 1):
+            corners = np.array([p for k in block for p in lines[k][0]])
+            (x0, y0), (x1, y1) = corners.min(0), corners.max(0)
             region = doc.page.add_region(
-                "TextRegion", f"text_{n}", polygon, custom=[("structure", {"type": "text"})]
+                "TextRegion",
+                f"text_{n}",
+                [(x0, y0), (x1, y0), (x1, y1), (x0, y1)],
+                custom=[("structure", {"type": "text"})],
             )
-            region.add_text_line(f"text_{n}_line_1", polygon, baseline)
-            order.append((polygon[0][1], region.id))
+            for m, k in enumerate(block, 1):
+                region.add_text_line(f"text_{n}_line_{m}", *lines[k])
+            order.append((y0, region.id))
     doc.set_reading_order([rid for _, rid in sorted(order)])
     doc.add_processing_step("extract", parameters=config.model_dump())
     doc.write(pages / f"{image.stem}.xml")

@@ -106,6 +106,36 @@ def recognize(
     return out
 
 
+_MODERN = {"ſ": "s", "ꝛ": "r", "⸗": "-", "ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl"}
+_MODERN |= {"ﬅ": "st", "ﬆ": "st", "\u0364": "e"}
+_UMLAUT = {"a": "ä", "o": "ö", "u": "ü", "A": "Ä", "O": "Ö", "U": "Ü"}
+
+
+def modern_letters(reading: Reading) -> Reading:
+    """``reading`` in modern letters: ſ as s, a small e over a, o, u as the umlaut (over
+    another letter as an e after it), ligatures as their letters; each letter keeps its
+    symbol's confidence and a share of its span."""
+    if len(reading.text) != len(reading.symbol_spans):
+        return reading  # symbols of several characters: not a text reading
+    chars: list[str] = []
+    confidences: list[float] = []
+    spans: list[tuple[float, float]] = []
+    symbols = zip(reading.text, reading.symbol_confidences, reading.symbol_spans, strict=True)
+    for char, confidence, (start, end) in symbols:
+        if char == "\u0364" and chars and chars[-1] in _UMLAUT:
+            chars[-1] = _UMLAUT[chars[-1]]
+            confidences[-1] = min(confidences[-1], confidence)
+            spans[-1] = (spans[-1][0], end)
+            continue
+        letters = _MODERN.get(char, char)
+        step = (end - start) / len(letters)
+        for k, letter in enumerate(letters):
+            chars.append(letter)
+            confidences.append(confidence)
+            spans.append((start + k * step, start + (k + 1) * step))
+    return Reading("".join(chars), reading.confidence, confidences, spans)
+
+
 def _inner(vocabulary: Vocabulary, labels: list[int]) -> slice:
     """The symbols of a reading without the spaces it starts or ends with (text only):
     a line's ends are not text, and the frames read there depend on the padding of
@@ -165,6 +195,8 @@ def predict_lines(
             if not images:
                 continue
             for path, reading in zip(chunk, recognize(model, images, config), strict=True):
+                if config.normalise:
+                    reading = modern_letters(reading)
                 rows.append(f"{path}\t{reading.confidence:.4f}\t{reading.text}")
                 token_rows.append(token_row(path, reading))
                 result.done += 1
