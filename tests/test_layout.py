@@ -305,12 +305,14 @@ def test_extract_keeps_justified_lines_whole_and_columns_and_borders_apart():
                 gaps[2] = 90  # a word the layer missed
             _words(mask, gray, left, y, gaps)
         _words(mask, gray, 1080, y, [])  # specks the layer took for text on the border
+    mask[180:221, 45:47] = True  # a descender touching the line below
     lines = text_lines(mask, 8, 0.5, gray=gray)
-    assert len(lines) == 24  # every printed line whole, the columns apart, no border line
+    assert len(lines) == 24  # every printed line whole and apart, the columns apart, no border
     for polygon, baseline in lines:
-        xs = [x for x, _ in polygon]
+        xs, ys = zip(*polygon, strict=True)
         assert max(xs) < 1050 and (max(xs) < 470 or min(xs) > 530)
-        assert max(xs) - min(xs) > 200  # six words from first to last
+        assert min(xs) in range(30, 41) or min(xs) in range(530, 541)  # from the first word
+        assert max(xs) - min(xs) > 200 and max(ys) - min(ys) < 45  # to the last, one line high
         assert {y for _, y in baseline} == {baseline[0][1]}
     kept = text_lines(mask, 8, 0.5)  # without the image, the border's specks stay
     assert sum(max(x for x, _ in polygon) > 1050 for polygon, _ in kept) == 12

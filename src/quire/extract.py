@@ -210,8 +210,8 @@ class _Piece:
 
 def _pieces(text: np.ndarray, min_height: int, word_gap: float) -> tuple[list[_Piece], float]:
     """Text ink smeared over letter gaps into pieces (i dots and accents joined to the
-    piece they sit on), and the letter height (the median height of the components
-    bigger than specks of noise)."""
+    piece they sit on, lines that touch cut apart), and the letter height (the median
+    height of the components bigger than specks of noise)."""
     import cv2
 
     mask = text.view(np.uint8)
@@ -239,14 +239,36 @@ def _pieces(text: np.ndarray, min_height: int, word_gap: float) -> tuple[list[_P
             line[2] = max(line[0] + line[2], x + w) - line[0]
             line[3] = bottom - line[1]
             del boxes[i]
+    tall = 1.6 * float(np.median([h for _, _, _, h in boxes.values()] or [0]))
     pieces = []
     for i, (x, y, w, h) in boxes.items():
         ink = text[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == i)
-        profile = ink.sum(axis=1)
-        rows = np.flatnonzero(profile >= 0.35 * profile.max())
-        core = (y + int(rows[0]), y + int(rows[-1])) if len(rows) else (y, y + h - 1)
-        pieces.append(_Piece(x, y, x + w - 1, y + h - 1, core))
+        pieces += _split_touching(ink, x, y, tall)
     return pieces, letter
+
+
+def _split_touching(ink: np.ndarray, x: int, y: int, tall: float) -> list[_Piece]:
+    """The piece whose ink is ``ink`` (top left at ``x``, ``y``), or the pieces of lines
+    that touch in it (taller than ``tall``, nearly no ink in a row of its middle
+    third, a good share of it on either side): cut there, each part split again."""
+    profile = ink.sum(axis=1)
+    h = len(profile)
+    if h > tall and profile.max():
+        band = profile[h // 3 : h - h // 3]
+        lowest = np.flatnonzero(band == band.min())
+        middle = h // 3 + int(lowest[len(lowest) // 2])  # the middle of the emptiest rows
+        above = profile[:middle].sum() / profile.sum()
+        if profile[middle] <= 0.1 * profile.max() and 0.25 <= above <= 0.75:
+            return [
+                *_split_touching(ink[:middle], x, y, tall),
+                *_split_touching(ink[middle + 1 :], x, y + middle + 1, tall),
+            ]
+    if not profile.max():
+        return []
+    inked = np.flatnonzero(profile)
+    rows = np.flatnonzero(profile >= 0.35 * profile.max())
+    core = (y + int(rows[0]), y + int(rows[-1]))
+    return [_Piece(x, y + int(inked[0]), x + ink.shape[1] - 1, y + int(inked[-1]), core)]
 
 
 def _on_paper(piece: _Piece, gray: np.ndarray, paper: float) -> bool:
