@@ -368,8 +368,9 @@ def text_lines(
         y0, y1 = min(p.y0 for p in chain), max(p.y1 for p in chain)
         if y1 - y0 + 1 < min_height or x1 - x0 + 1 < 2 * min_height:
             continue
-        upper = [q for p in chain for q in ((p.x0, p.y0), (p.x1, p.y0))]
-        lower = [q for p in reversed(chain) for q in ((p.x1, p.y1), (p.x0, p.y1))]
+        pad = round(letter / 3)  # some paper above and below the ink, as cut lines have
+        upper = [q for p in chain for q in ((p.x0, p.y0 - pad), (p.x1, p.y0 - pad))]
+        lower = [q for p in reversed(chain) for q in ((p.x1, p.y1 + pad), (p.x0, p.y1 + pad))]
         base = [q for p in chain for q in ((p.x0, p.core[1]), (p.x1, p.core[1]))]
         out.append((upper + lower, base))
     return sorted(out, key=lambda line: (line[1][0][1], line[1][0][0]))
