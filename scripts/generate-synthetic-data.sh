@@ -19,6 +19,8 @@ Options:
   --text-pages N       text pages (default: the config file's, else 10; only
                        with --texts)
   --texts FILE         text file whose words fill the text lines (repeatable)
+  --fonts PATH         font file or folder for the text pages, instead of the config
+                       file's (repeatable)
   --seed S             seed for both stages (default: the config file's, else 0)
 HELP
   quire_common_help
@@ -28,7 +30,7 @@ HELP
 }
 
 args=() music_pages="" text_pages="" seed="" kern_dir=""
-texts=()
+texts=() fonts=()
 while [[ $# -gt 0 ]]; do
   quire_common_option "$@"
   if [[ $QUIRE_SHIFT -gt 0 ]]; then shift "$QUIRE_SHIFT" && continue; fi
@@ -38,6 +40,7 @@ while [[ $# -gt 0 ]]; do
     --seed) seed=${2:?--seed needs a number} && shift 2 ;;
     --kern-dir) kern_dir=$(quire_abspath "${2:?--kern-dir needs a folder}") && shift 2 ;;
     --texts) texts+=("$(quire_abspath "${2:?--texts needs a file}")") && shift 2 ;;
+    --fonts) fonts+=("$(quire_abspath "${2:?--fonts needs a file or folder}")") && shift 2 ;;
     -*) quire_die "unknown option $1 (see --help)" ;;
     *) args+=("$(quire_abspath "$1")") && shift ;;
   esac
@@ -61,6 +64,7 @@ if [[ ${#texts[@]} -gt 0 && "$text_pages" != 0 ]]; then
   text_args=()
   [[ -z "$text_pages" ]] || text_args+=(--pages "$text_pages")
   for file in "${texts[@]}"; do text_args+=(--texts "$file"); done
+  for font in "${fonts[@]}"; do text_args+=(--fonts "$font"); done
   quire_run_stage synth-text "$out" synth text "$out/text" "${text_args[@]}" "${common[@]}"
 fi
 quire_finish

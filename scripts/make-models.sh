@@ -20,6 +20,9 @@ Models and their recipes:
                       configs/staff-default-piano.yaml with
                       configs/staff-default-more.yaml (fine-tuning)
   text-default        configs/text-default.yaml (prose, text pages, recognizer)
+  text-historical     configs/text-historical.yaml (text-default fine-tuned on old prints;
+                      needs npm and the Debian fonts the recipe names), then
+                      configs/text-historical-lowres.yaml (fine-tuning)
 
 Options:
   --model NAME         build only this model (repeatable; default: all)
@@ -41,7 +44,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 work=${work:-$out/.work}
-[[ ${#models[@]} -gt 0 ]] || models=(layout-default staff-default text-default)
+[[ ${#models[@]} -gt 0 ]] || models=(layout-default staff-default text-default text-historical)
 
 # Staves of synthetic music pages rendered by RECIPE into DATA/lines.
 staff_lines() {
@@ -95,6 +98,42 @@ for model in "${models[@]}"; do
         --pages "$data/text/page" --kind lines --val-fraction 0.05 --seed 1 --config "$recipe"
       quire_run_script train-pipeline.sh "$trained" --train-data "$data/lines" \
         --recognizer-name "$model" --config "$recipe"
+      ;;
+    text-historical)
+      # The npm font (UnifrakturMaguntia) is fetched into the data folder; the rest
+      # are Debian's (see the recipe).
+      fonts=("$data/fonts")
+      if [[ "${QUIRE_DRY_RUN:-0}" != 1 ]]; then
+        mkdir -p "$data/fonts"
+        (cd "$data/fonts" && npm pack --silent @fontsource/unifrakturmaguntia@5.3.0 >/dev/null &&
+          tar -xzf fontsource-unifrakturmaguntia-5.3.0.tgz --strip-components 2 \
+            package/files/unifrakturmaguntia-latin-400-normal.woff)
+      fi
+      for folder in truetype/blankenburg truetype/gamaliel opentype/gotico-antiqua \
+        opentype/ebgaramond opentype/linux-libertine; do
+        fonts+=("/usr/share/fonts/$folder")
+      done
+      font_args=()
+      for font in "${fonts[@]}"; do font_args+=(--fonts "$font"); done
+      base="$out/text-default" # built above, or the shipped one
+      [[ -d "$base" ]] || base="$QUIRE_ROOT/models/text-default"
+      lowres="$QUIRE_ROOT/configs/$model-lowres.yaml"
+      for step in "$data:$recipe" "$data-lowres:$lowres"; do
+        quire_run_stage synth-corpus "${step%%:*}" synth corpus "${step%%:*}/corpus.txt" \
+          --config "${step#*:}"
+        quire_run_script generate-synthetic-data.sh "${step%%:*}" --music-pages 0 \
+          --texts "${step%%:*}/corpus.txt" "${font_args[@]}" --config "${step#*:}"
+        quire_run_script create-train-data.sh "${step%%:*}/text/images" "${step%%:*}/lines" \
+          --pages "${step%%:*}/text/page" --kind lines --val-fraction 0.05 --seed 1 \
+          --config "${step#*:}"
+      done
+      quire_run_script train-pipeline.sh "$trained" --train-data "$data/lines" \
+        --base-model "$base" --replace-output-layer \
+        --recognizer-name "$model-base" --config "$recipe"
+      # Second step: its lines with lines set at 150 dpi (small old type as scanned).
+      quire_run_script train-pipeline.sh "$trained" --train-data "$data/lines" \
+        --train-data "$data-lowres/lines" --base-model "$trained/$model-base" \
+        --replace-output-layer --recognizer-name "$model" --config "$lowres"
       ;;
     *) quire_die "unknown model $model (see --help)" ;;
   esac

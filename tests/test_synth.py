@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from quire.cli import cli
 from quire.layers import INK_COVERAGE
@@ -21,7 +21,7 @@ from quire.music.score import onsets
 from quire.pagexml import PageDocument
 from quire.synth.generate import MusicStyle, generate_kern
 from quire.synth.text import find_fonts
-from tests.conftest import REPO, spine_records, spine_tokens
+from tests.conftest import REPO, quire, spine_records, spine_tokens
 
 SMALL = ["--dpi", "150"]
 
@@ -562,6 +562,65 @@ def test_find_fonts_groups_families_and_leaves_out_skipped_and_symbol_fonts(tmp_
     sans = families["DejaVu Sans"]
     assert sans.face("bold").path.name == "DejaVuSans-Bold.ttf"
     assert sans.face("regular").draws("Æsop café łódź") and not sans.face("regular").draws("漢")
+
+
+def test_historical_text_in_fonts_with_and_without_long_s_and_small_e(tmp_path):
+    """Prose in the spelling of old prints (ſ, aͤ) set in a font that has a long s and
+    in a WOFF copy of it without one: the truth follows what each font drew, and the
+    small e over an umlaut is drawn from the font's e."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    source = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
+    if not source.is_file():
+        pytest.skip("needs fonts-dejavu-core")
+    corpus = tmp_path / "corpus.txt"
+    quire(
+        "synth", "corpus", corpus, "--words", "400", "--languages", "de", "--spelling", "historical"
+    )
+    prose = corpus.read_text()
+    assert "ſ" in prose and "\u0364" in prose and not re.search(r"[äöü]|ſ\b", prose)
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    font = TTFont(source)
+    font["name"].setName("Roundish", 1, 3, 1, 0x409)
+    options = subset.Options()
+    options.flavor = "woff"
+    options.name_IDs = ["*"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=[c for c in font.getBestCmap() if c != ord("ſ")])
+    subsetter.subset(font)
+    font.flavor = "woff"
+    font.save(fonts / "Roundish.woff")
+    out = tmp_path / "text"
+    for folder in (fonts, source):  # the round-s copy, then the font with both
+        quire(
+            "synth", "text", out / folder.stem, "--texts", corpus, "--fonts", folder,
+            "--pages", "2", "--lines-min", "6", "--words-min", "6",
+        )  # fmt: skip
+        texts = [
+            line.text for page in sorted((out / folder.stem / "page").glob("*.xml"))
+            for line in PageDocument.read(page).text_lines()
+        ]  # fmt: skip
+        assert any("\u0364" in text for text in texts)
+        assert any("ſ" in text for text in texts) == (folder == source)
+
+
+def test_a_small_e_is_drawn_over_its_letter():
+    from quire.synth.text import SMALL_E, _draw_line, find_fonts
+
+    fonts = find_fonts([Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")])
+    if not fonts:
+        pytest.skip("needs fonts-dejavu-core")
+    plain, _ = _draw_line("nan", fonts[0], 60, "regular", False)
+    marked, _ = _draw_line(f"na{SMALL_E}n", fonts[0], 60, "regular", False)
+    assert plain.shape == marked.shape
+    added = np.argwhere((marked > 128) & (plain <= 128))
+    top_of_a = np.argwhere(plain > 128)[:, 0].min()
+    assert len(added) > 20 and added[:, 0].max() < top_of_a  # ink above the x-height only
+    font = ImageFont.truetype(str(fonts[0].face("regular").path), 60)
+    left, right = 60 + font.getlength("n"), 60 + font.getlength("na")  # where the a is
+    assert left <= added[:, 1].min() and added[:, 1].max() <= right
 
 
 def test_text_nobody_can_draw_fails_its_page_only(tmp_path):

@@ -4,11 +4,18 @@ wordfreq ships the word frequencies of many languages with its package, so the
 text needs no download. Sentences start with a capital and end with a stop;
 commas, numbers, quotes and capitals are sprinkled in, so that a recognizer
 trained on the pages meets the characters of printed prose.
+
+Historical spelling writes words as prints of the 16th to 19th centuries set them,
+in the Unicode of OCR-D's ground-truth conventions: a long s (ſ) wherever a letter
+follows the s, a small e over lowercase umlauts (aͤ, oͤ, uͤ), and in German an ß
+for ss at a syllable's end (daß, läßt), which wordfreq's word lists (case-folded)
+write as ss.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 from quire.config import SynthCorpusConfig
@@ -16,7 +23,18 @@ from quire.errors import InputError
 from quire.io import atomic_write_text
 
 _STOPS = [".", ".", ".", ".", "?", "!", ";", ":"]
+_LONG_S = re.compile(r"s(?=[^\W\d_])")
+_ESZETT = re.compile(r"ss(?![aeiouyäöü])")  # before a consonant or at a word's end
+_SMALL_E = str.maketrans({"ä": "a\u0364", "ö": "o\u0364", "ü": "u\u0364"})
 _QUOTES = [("(", ")"), ("«", "»"), ("“", "”"), ("„", "“"), ("'", "'"), ('"', '"')]
+
+
+def historical_spelling(text: str, language: str) -> str:
+    """``text`` as older prints set it: ß for ss at a syllable's end (German), ſ before
+    a letter, a small e over ä, ö, ü."""
+    if language == "de":
+        text = _ESZETT.sub("ß", text)
+    return _LONG_S.sub("ſ", text).translate(_SMALL_E)
 
 
 def _number(rng: random.Random) -> str:
@@ -64,9 +82,15 @@ def write_corpus(output: Path, config: SynthCorpusConfig) -> int:
         lexicons.append((words, [wordfreq.word_frequency(w, language) for w in words]))
     paragraphs, written = [], 0
     while written < config.words:
+        language = config.languages[len(paragraphs) % len(lexicons)]
         words, weights = lexicons[len(paragraphs) % len(lexicons)]
         sentences = [_sentence(words, weights, rng, config) for _ in range(rng.randint(3, 8))]
-        paragraphs.append(" ".join(sentences))
+        paragraph = " ".join(sentences)
+        paragraphs.append(
+            historical_spelling(paragraph, language)
+            if config.spelling == "historical"
+            else paragraph
+        )
         written += sum(len(s.split()) for s in sentences)
     atomic_write_text(output, "\n".join(paragraphs) + "\n")
     return written

@@ -64,6 +64,18 @@ def _pipeline(config: DegradeConfig, scan: bool, camera: bool, seed: int) -> A.C
                 brightness_limit=0.15, contrast_limit=0.25, p=config.contrast
             ),
             A.GaussianBlur(blur_limit=(3, 5), p=config.blur),
+        ]
+        if config.ink_wear:  # thinner or thicker strokes, as worn type and spread ink print
+            steps.append(
+                A.OneOf(
+                    [
+                        A.Morphological(scale=(2, 2), operation="dilation"),
+                        A.Morphological(scale=(2, 2), operation="erosion"),
+                    ],
+                    p=config.ink_wear,
+                )
+            )
+        steps += [
             A.GaussNoise(std_range=(0.02, 0.08), p=config.noise),
             A.SaltAndPepper(amount=(0.0005, 0.003), p=config.salt_pepper),
             A.ImageCompression(quality_range=(30, 85), p=config.jpeg),

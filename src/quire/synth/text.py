@@ -15,6 +15,7 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +24,12 @@ from quire.config import SynthTextConfig
 from quire.errors import ConfigError, InputError
 from quire.synth.output import Line, PageGeometry, densify, write_page
 
-FONT_SUFFIXES = (".ttf", ".otf")
+if TYPE_CHECKING:
+    from PIL import ImageDraw, ImageFont
+
+FONT_SUFFIXES = (".ttf", ".otf", ".woff")
+SMALL_E = "\u0364"  # combining small e over a letter (aͤ), drawn where a font has no glyph
+_LONG_S = "ſ"
 _BOLD = re.compile(r"bold|black|heavy|demi", re.IGNORECASE)
 _ITALIC = re.compile(r"italic|oblique", re.IGNORECASE)
 _REGULAR = re.compile(r"regular|book|roman|light|medium|normal", re.IGNORECASE)
@@ -39,8 +45,17 @@ class FontFace:
     code_points: frozenset[int]
 
     def draws(self, text: str) -> bool:
-        """Whether every character of ``text`` but spaces has a glyph in this face."""
-        return all(ord(c) in self.code_points for c in text if not c.isspace())
+        """Whether every character of ``text`` but spaces has a glyph in this face (a
+        small e over a letter is drawn from the face's e)."""
+        return all(
+            ord(c) in self.code_points or (c == SMALL_E and ord("e") in self.code_points)
+            for c in text
+            if not c.isspace()
+        )
+
+    def spelt(self, text: str) -> str:
+        """``text`` as this face sets it: a round s where it has no long s."""
+        return text if ord(_LONG_S) in self.code_points else text.replace(_LONG_S, "s")
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,8 @@ def _draw_line(
 
     font = ImageFont.truetype(str(family.face(style).path), size_px)
     ascent, descent = font.getmetrics()
+    marked = [k - 1 - n for n, k in enumerate(i for i, c in enumerate(text) if c == SMALL_E)]
+    text = text.replace(SMALL_E, "")  # drawn below, over the letters it follows
     width = int(font.getlength(text)) + 2 * size_px
     height = ascent + descent + size_px // 2
     canvas = Image.new("L", (width, height), 0)
@@ -131,6 +148,8 @@ def _draw_line(
         stroke_width=max(1, size_px // 30) if synthetic_bold else 0,
         stroke_fill=255,
     )
+    if marked:
+        _draw_small_e(draw, text, marked, font, (size_px, size_px // 4))
     baseline = size_px // 4 + ascent
     if underline:
         y = baseline + max(2, descent // 2)
@@ -148,6 +167,26 @@ def _draw_line(
         )
         ink = np.asarray(canvas)
     return ink, baseline
+
+
+def _draw_small_e(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    letters: list[int],
+    font: ImageFont.FreeTypeFont,
+    origin: tuple[int, int],
+) -> None:
+    """A small e over each of ``letters`` (indices in ``text``), as Fraktur prints set
+    umlauts."""
+    from PIL import ImageFont
+
+    small = ImageFont.truetype(font.path, max(4, round(font.size * 0.45)))
+    _, _, e_width, e_bottom = small.getbbox("e")
+    for k in letters:
+        left = origin[0] + font.getlength(text[:k])
+        top = origin[1] + font.getbbox(text[k])[1]  # the letter's top below the origin
+        x = left + (font.getlength(text[k]) - e_width) / 2
+        draw.text((x, top - e_bottom - max(1, font.size // 20)), "e", font=small, fill=255)
 
 
 def synth_text_page(
@@ -169,7 +208,7 @@ def synth_text_page(
             "italic" if rng.random() < config.italic_chance else ""
         )
         style = {"bolditalic": "bold-italic", "": "regular"}.get(style, style)
-        drawing = [f for f in families if f.face(style).draws(text)]
+        drawing = [f for f in families if f.face(style).draws(f.face(style).spelt(text))]
         if not drawing:
             missing = "".join(
                 dict.fromkeys(c for c in text if not any(f.face(style).draws(c) for f in families))
@@ -179,6 +218,7 @@ def synth_text_page(
                 f"no configured font draws {missing!r} (in {text!r}); add one to synth-text.fonts",
             )
         family = rng.choice(drawing)
+        text = family.face(style).spelt(text)
         size = round(rng.uniform(config.size_min_pt, config.size_max_pt) * px_per_pt)
         ink, baseline = _draw_line(
             text, family, size, style, rng.random() < config.underline_chance
