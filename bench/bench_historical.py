@@ -111,10 +111,10 @@ def _kraken(images: Path, out: Path, kraken: str) -> Path:
 
 def _scores(pages: Path, truth: Path) -> dict:
     from quire.evaluate import text_line_scores
+    from quire.pagexml import PageDocument
 
-    found = text_line_scores(
-        {p.stem: p for p in pages.glob("*.xml")}, {p.stem: p for p in truth.glob("*.xml")}, 10.0
-    )
+    read, true = ({p.stem: PageDocument.read(p) for p in d.glob("*.xml")} for d in (pages, truth))
+    found = text_line_scores(read, true, 10.0)
     return {k: found[k] for k in ("precision", "recall", "f1", "page_cer", "predicted_lines")}
 
 

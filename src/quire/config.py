@@ -180,8 +180,8 @@ class SynthCorpusConfig(StageConfig):
     )
     spelling: Literal["modern", "historical"] = Field(
         "modern",
-        description="historical: long s before letters and a small e over umlauts (ſ, aͤ), "
-        "as older prints set them.",
+        description="historical: long s before letters, a small e over umlauts and (German) "
+        "ß for ss at a syllable's end (ſ, aͤ, daß), as older prints set them.",
     )
     seed: int = Field(0, description="Seed: the same seed and settings give the same text.")
 

@@ -55,6 +55,7 @@ from quire.layers import read_layer
 if TYPE_CHECKING:
     import music21
 
+    from quire.pagexml import PageDocument
     from quire.pagexml.document import Point
 
 log = logging.getLogger("quire")
@@ -124,12 +125,10 @@ def pixel_score(tp: int, predicted: int, true: int) -> dict[str, float | int]:
 Box = tuple[float, float, float, float]
 
 
-def _lines(path: Path) -> list[tuple[Box, bool, str, str]]:
+def _lines(doc: PageDocument) -> list[tuple[Box, bool, str, str]]:
     """Every line of a page with coordinates: box, is it a staff, text, encoding."""
-    from quire.pagexml import PageDocument
-
     lines = []
-    for line in PageDocument.read(path).text_lines():
+    for line in doc.text_lines():
         if line.coords:
             xs, ys = zip(*line.coords, strict=True)
             encoding = (line.custom_get("encoding") or {}).get("name", "kern")
@@ -145,7 +144,9 @@ def _lines(path: Path) -> list[tuple[Box, bool, str, str]]:
 
 
 def _staff_boxes(path: Path) -> list[Box]:
-    return [box for box, is_staff, _, _ in _lines(path) if is_staff]
+    from quire.pagexml import PageDocument
+
+    return [box for box, is_staff, _, _ in _lines(PageDocument.read(path)) if is_staff]
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -373,13 +374,11 @@ def baseline_matches(
     return len(used_t)
 
 
-def _page_text(path: Path) -> tuple[str, list[list[Point]]]:
+def _page_text(doc: PageDocument) -> tuple[str, list[list[Point]]]:
     """A page's text lines in reading order, joined by line breaks, and their baselines."""
-    from quire.pagexml import PageDocument
-
     lines = [
         line
-        for region in PageDocument.read(path).regions_in_order()
+        for region in doc.regions_in_order()
         for line in region.text_lines()
         if not line.is_staff
     ]
@@ -389,7 +388,7 @@ def _page_text(path: Path) -> tuple[str, list[list[Point]]]:
 
 
 def text_line_scores(
-    predicted: dict[str, Path], truth: dict[str, Path], tolerance: float
+    predicted: dict[str, PageDocument], truth: dict[str, PageDocument], tolerance: float
 ) -> dict[str, Any]:
     """Baseline precision / recall / F1 of the text lines and page CER (the rules above),
     pooled and per page, on the pages whose truth has text lines."""
@@ -407,8 +406,9 @@ def text_line_scores(
             [baseline_matches(found, true_lines, tolerance), len(found), len(true_lines)]
         )
         counts += page
-        errors = Levenshtein.distance(normalize("NFC", read), normalize("NFC", true_text))
-        distance, length = distance + errors, length + len(normalize("NFC", true_text))
+        true_text = normalize("NFC", true_text)
+        errors = Levenshtein.distance(normalize("NFC", read), true_text)
+        distance, length = distance + errors, length + len(true_text)
         f1 = precision_recall_f1(*page.tolist())[2]
         per_page[stem] = {"line_f1": f1, "page_cer": errors / max(1, len(true_text))}
     precision, recall, f1 = precision_recall_f1(*counts.tolist())
@@ -436,11 +436,16 @@ def page_scores(
     truth has no line of a kind is not scored for that kind: its truth is silent
     about them (synthetic music pages transcribe their staves, not their lyrics).
     """
+    from quire.pagexml import PageDocument
+
     pred, true = _pages(predicted, "*.xml"), _pages(truth, "*.xml")
     if not pred.keys() & true.keys():
         raise QuireError(f"no page of {truth} has a prediction in {predicted}")
+    read_docs = {stem: PageDocument.read(pred[stem]) for stem in true if stem in pred}
+    true_docs = {stem: PageDocument.read(true[stem]) for stem in true}
     lines = {
-        stem: (_lines(pred[stem]) if stem in pred else [], _lines(true[stem])) for stem in true
+        stem: (_lines(read_docs[stem]) if stem in read_docs else [], _lines(true_docs[stem]))
+        for stem in true
     }
     encodings = [e for _, t in lines.values() for _, staff, _, e in t if staff]
     encoding = max(set(encodings), key=encodings.count, default="kern")
@@ -464,13 +469,13 @@ def page_scores(
                 pooled[kind] += pairs
             per_page[stem][kind] = error_rates(pairs, symbols)["ser"] if read else None
     report: dict[str, Any] = {"pages": len(lines), "iou_threshold": threshold}
-    report["text_lines"] = text_line_scores(pred, true, tolerance)
+    report["text_lines"] = text_line_scores(read_docs, true_docs, tolerance)
     for kind, symbols in (("staves", encoding), ("text", "text")):
         worst = max(
             (page[kind] for page in per_page.values() if page[kind] is not None), default=None
         )
         report[kind] = {**error_rates(pooled[kind], symbols), "worst_page": worst}
-    scores = {stem: score_distance(pred.get(stem), true[stem]) for stem in sorted(true)}
+    scores = {stem: score_distance(read_docs.get(stem), true_docs[stem]) for stem in sorted(true)}
     scored = [found for found in scores.values() if found is not None]
     if scored:
         distance, read, truth_symbols = (sum(column) for column in zip(*scored, strict=True))
@@ -517,7 +522,9 @@ def _ned(found: tuple[int, int, int] | None) -> float | None:
     return distance / (read + true) if read + true else 0.0
 
 
-def score_distance(predicted: Path | None, truth: Path) -> tuple[int, int, int] | None:
+def score_distance(
+    predicted: PageDocument | None, truth: PageDocument
+) -> tuple[int, int, int] | None:
     """musicdiff's OMR edit distance between the scores of two pages, and the symbols
     of each (read, true); ``None`` for a page whose truth has no staff."""
     from musicdiff.annotation import AnnScore
@@ -525,23 +532,22 @@ def score_distance(predicted: Path | None, truth: Path) -> tuple[int, int, int] 
     from musicdiff.detaillevel import DetailLevel
 
     scores = []
-    for path in (predicted, truth):
-        kern = _page_score(path) if path is not None else None
-        if kern is None and path is truth:
+    for doc in (predicted, truth):
+        kern = _page_score(doc) if doc is not None else None
+        if kern is None and doc is truth:
             return None
         scores.append(AnnScore(_music21_score(kern), DetailLevel.Default))
     _, distance = Comparison.annotated_scores_diff(scores[0], scores[1])
     return distance, scores[0].notation_size(), scores[1].notation_size()
 
 
-def _page_score(path: Path) -> str | None:
+def _page_score(doc: PageDocument) -> str | None:
     """The **kern score export makes of a page's staves; ``None`` without staves."""
     from quire.music.kern import KernError
     from quire.music.page import page_staves
     from quire.music.score import page_kern
-    from quire.pagexml import PageDocument
 
-    systems, _, _ = page_staves(PageDocument.read(path))
+    systems, _, _ = page_staves(doc)
     if not any(staff for system in systems for staff in system):
         return None
     try:

@@ -369,8 +369,14 @@ def text_lines(
         if y1 - y0 + 1 < min_height or x1 - x0 + 1 < 2 * min_height:
             continue
         pad = round(letter / 3)  # some paper above and below the ink, as cut lines have
-        upper = [q for p in chain for q in ((p.x0, p.y0 - pad), (p.x1, p.y0 - pad))]
-        lower = [q for p in reversed(chain) for q in ((p.x1, p.y1 + pad), (p.x0, p.y1 + pad))]
+        top = [max(0, p.y0 - pad) for p in chain]
+        bottom = [min(text.shape[0] - 1, p.y1 + pad) for p in chain]
+        upper = [q for p, y in zip(chain, top, strict=True) for q in ((p.x0, y), (p.x1, y))]
+        lower = [
+            q
+            for p, y in zip(chain[::-1], bottom[::-1], strict=True)
+            for q in ((p.x1, y), (p.x0, y))
+        ]
         base = [q for p in chain for q in ((p.x0, p.core[1]), (p.x1, p.core[1]))]
         out.append((upper + lower, base))
     return sorted(out, key=lambda line: (line[1][0][1], line[1][0][0]))

@@ -23,6 +23,7 @@ from quire.lists import read_list
 from quire.recognize import decode
 from quire.recognize.data import load_line, to_batch, width_batches
 from quire.recognize.vocabulary import Vocabulary
+from quire.spelling import MODERN, SMALL_E, UMLAUTS
 
 if TYPE_CHECKING:
     import torch
@@ -106,11 +107,6 @@ def recognize(
     return out
 
 
-_MODERN = {"ſ": "s", "ꝛ": "r", "⸗": "-", "ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl"}
-_MODERN |= {"ﬅ": "st", "ﬆ": "st", "\u0364": "e"}
-_UMLAUT = {"a": "ä", "o": "ö", "u": "ü", "A": "Ä", "O": "Ö", "U": "Ü"}
-
-
 def modern_letters(reading: Reading) -> Reading:
     """``reading`` in modern letters: ſ as s, a small e over a, o, u as the umlaut (over
     another letter as an e after it), ligatures as their letters; each letter keeps its
@@ -122,12 +118,12 @@ def modern_letters(reading: Reading) -> Reading:
     spans: list[tuple[float, float]] = []
     symbols = zip(reading.text, reading.symbol_confidences, reading.symbol_spans, strict=True)
     for char, confidence, (start, end) in symbols:
-        if char == "\u0364" and chars and chars[-1] in _UMLAUT:
-            chars[-1] = _UMLAUT[chars[-1]]
+        if char == SMALL_E and chars and chars[-1] in UMLAUTS:
+            chars[-1] = UMLAUTS[chars[-1]]
             confidences[-1] = min(confidences[-1], confidence)
             spans[-1] = (spans[-1][0], end)
             continue
-        letters = _MODERN.get(char, char)
+        letters = MODERN.get(char, char)
         step = (end - start) / len(letters)
         for k, letter in enumerate(letters):
             chars.append(letter)

@@ -15,26 +15,15 @@ write as ss.
 from __future__ import annotations
 
 import random
-import re
 from pathlib import Path
 
 from quire.config import SynthCorpusConfig
 from quire.errors import InputError
 from quire.io import atomic_write_text
+from quire.spelling import historical_spelling
 
 _STOPS = [".", ".", ".", ".", "?", "!", ";", ":"]
-_LONG_S = re.compile(r"s(?=[^\W\d_])")
-_ESZETT = re.compile(r"ss(?![aeiouyäöü])")  # before a consonant or at a word's end
-_SMALL_E = str.maketrans({"ä": "a\u0364", "ö": "o\u0364", "ü": "u\u0364"})
 _QUOTES = [("(", ")"), ("«", "»"), ("“", "”"), ("„", "“"), ("'", "'"), ('"', '"')]
-
-
-def historical_spelling(text: str, language: str) -> str:
-    """``text`` as older prints set it: ß for ss at a syllable's end (German), ſ before
-    a letter, a small e over ä, ö, ü."""
-    if language == "de":
-        text = _ESZETT.sub("ß", text)
-    return _LONG_S.sub("ſ", text).translate(_SMALL_E)
 
 
 def _number(rng: random.Random) -> str:
@@ -79,11 +68,11 @@ def write_corpus(output: Path, config: SynthCorpusConfig) -> int:
         if language not in wordfreq.available_languages():
             raise InputError(output, f"wordfreq has no word list for language '{language}'")
         words = [w for w in wordfreq.top_n_list(language, config.vocabulary) if w.isalpha()]
-        lexicons.append((words, [wordfreq.word_frequency(w, language) for w in words]))
+        weights = [wordfreq.word_frequency(w, language) for w in words]
+        lexicons.append((language, words, weights))
     paragraphs, written = [], 0
     while written < config.words:
-        language = config.languages[len(paragraphs) % len(lexicons)]
-        words, weights = lexicons[len(paragraphs) % len(lexicons)]
+        language, words, weights = lexicons[len(paragraphs) % len(lexicons)]
         sentences = [_sentence(words, weights, rng, config) for _ in range(rng.randint(3, 8))]
         paragraph = " ".join(sentences)
         paragraphs.append(

@@ -22,14 +22,13 @@ import numpy as np
 from quire.batch import BatchResult, run_batch
 from quire.config import SynthTextConfig
 from quire.errors import ConfigError, InputError
+from quire.spelling import LONG_S, SMALL_E
 from quire.synth.output import Line, PageGeometry, densify, write_page
 
 if TYPE_CHECKING:
     from PIL import ImageDraw, ImageFont
 
 FONT_SUFFIXES = (".ttf", ".otf", ".woff")
-SMALL_E = "\u0364"  # combining small e over a letter (aͤ), drawn where a font has no glyph
-_LONG_S = "ſ"
 _BOLD = re.compile(r"bold|black|heavy|demi", re.IGNORECASE)
 _ITALIC = re.compile(r"italic|oblique", re.IGNORECASE)
 _REGULAR = re.compile(r"regular|book|roman|light|medium|normal", re.IGNORECASE)
@@ -55,7 +54,7 @@ class FontFace:
 
     def spelt(self, text: str) -> str:
         """``text`` as this face sets it: a round s where it has no long s."""
-        return text if ord(_LONG_S) in self.code_points else text.replace(_LONG_S, "s")
+        return text if ord(LONG_S) in self.code_points else text.replace(LONG_S, "s")
 
 
 @dataclass(frozen=True)
